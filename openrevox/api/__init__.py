@@ -1,0 +1,9 @@
+"""The HTTP API: every router mounted in one place, all behind the API key except /health."""
+
+from fastapi import APIRouter
+
+from openrevox.api import assistants, calls, users, voices
+
+router = APIRouter()
+for module in (calls, assistants, users, voices):
+    router.include_router(module.router)

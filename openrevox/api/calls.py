@@ -1,0 +1,78 @@
+"""The Call resource: /call (SDK 0.1.1) and its actions and search (SDK 0.3+)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+
+from openrevox.api.deps import CurrentPrincipal, Db
+from openrevox.errors import InvalidRequest
+from openrevox.orders import service
+from openrevox.schemas.calls import ORDER_STATUSES, CallCreateIn, CallSearchIn
+
+router = APIRouter(tags=["call"])
+
+
+@router.post("/call", summary="Place a call order")
+async def create_call(
+    body: CallCreateIn,
+    request: Request,
+    conn: Db,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> dict:
+    call = await service.create(
+        conn,
+        principal.organization_id,
+        body,
+        default_from_number=request.app.state.settings.default_from_number,
+        idempotency_key=idempotency_key,
+    )
+    return {"call": call}
+
+
+@router.get("/call", summary="List call attempts, most recent first")
+async def list_calls(
+    conn: Db,
+    principal: CurrentPrincipal,
+    page: Annotated[int, Query(ge=0, le=1_000_000, description="0-based")] = 0,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 10,
+    statuses: Annotated[str | None, Query(description="Order statuses, comma-joined")] = None,
+) -> dict:
+    wanted = [s for s in (statuses or "").split(",") if s]
+    unknown = [s for s in wanted if s not in ORDER_STATUSES]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown status '{unknown[0]}'; use any of {', '.join(ORDER_STATUSES)}", param="statuses"
+        )
+    return {"calls": await service.list_attempts(conn, principal.organization_id, page, page_size, wanted)}
+
+
+@router.post("/call/search", summary="Search call orders")
+async def search_calls(body: CallSearchIn, conn: Db, principal: CurrentPrincipal) -> dict:
+    return await service.search(conn, principal.organization_id, body)
+
+
+@router.get("/call/{call_id}", summary="Retrieve a call order")
+async def retrieve_call(call_id: str, conn: Db, principal: CurrentPrincipal) -> dict:
+    order = await service.fetch_order(conn, principal.organization_id, call_id)
+    return {"call": await service.render(conn, order)}
+
+
+@router.post("/call/{call_id}/cancel", summary="Cancel a call order")
+async def cancel_call(call_id: str, conn: Db, principal: CurrentPrincipal) -> dict:
+    await service.cancel(conn, principal.organization_id, call_id)
+    return {"success": True}
+
+
+@router.post("/call/{call_id}/pause", summary="Pause a call order")
+async def pause_call(call_id: str, conn: Db, principal: CurrentPrincipal) -> dict:
+    await service.pause(conn, principal.organization_id, call_id)
+    return {"success": True}
+
+
+@router.post("/call/{call_id}/resume", summary="Resume a paused call order")
+async def resume_call(call_id: str, conn: Db, principal: CurrentPrincipal) -> dict:
+    await service.resume(conn, principal.organization_id, call_id)
+    return {"success": True}

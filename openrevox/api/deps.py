@@ -1,0 +1,40 @@
+"""Request dependencies: the database connection and the calling organization."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrevox.errors import Unauthenticated
+from openrevox.orgs.service import Principal, authenticate
+
+
+async def _transaction(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request: committed when the handler returns, rolled back if it raises."""
+    async with request.app.state.engine.begin() as conn:
+        yield conn
+
+
+Db = Annotated[AsyncConnection, Depends(_transaction)]
+
+
+def bearer_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    return key.strip() if scheme.lower() == "bearer" and key.strip() else None
+
+
+async def _principal(request: Request, conn: Db) -> Principal:
+    key = bearer_key(request)
+    if key is None:
+        raise Unauthenticated("Missing API key: send 'Authorization: Bearer <key>'")
+    principal = await authenticate(conn, key)
+    if principal is None:
+        raise Unauthenticated("Unknown API key")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]

@@ -1,0 +1,64 @@
+"""Every error leaves as `{"error": {type, message, param}}` with the status its class names."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openrevox.errors import BadRequest, InvalidRequest, OpenRevoxError
+
+
+def _error_response(error: OpenRevoxError, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(error.to_body(), status_code=error.status_code, headers=headers)
+
+
+def _param(loc: tuple) -> str | None:
+    # ('body', 'assistant', 'voice', 'speed') -> 'assistant.voice.speed'; list indexes kept.
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    # Pydantic adds the union member's tag for discriminated unions (e.g. 'openrouter'): keep it,
+    # it tells which shape was being checked.
+    return ".".join(parts) or None
+
+
+def _message(error: dict) -> str:
+    msg = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "is not a known field"
+    if error["type"] == "missing":
+        return "is required"
+    return msg
+
+
+def validation_error(exc: RequestValidationError) -> OpenRevoxError:
+    errors = exc.errors()
+    first = errors[0]
+    if first["type"] in ("json_invalid", "model_attributes_type") or (
+        first["type"] == "missing" and tuple(first["loc"]) == ("body",)
+    ):
+        detail = first.get("ctx", {}).get("error", "") if first["type"] == "json_invalid" else ""
+        return BadRequest(f"The request body is not a JSON object{': ' + detail if detail else ''}")
+    param = _param(tuple(first["loc"]))
+    parts = [f"{_param(tuple(e['loc'])) or 'body'}: {_message(e)}" for e in errors[:5]]
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return InvalidRequest("; ".join(parts) + more, param=param)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(OpenRevoxError)
+    async def _domain(_: Request, exc: OpenRevoxError) -> JSONResponse:
+        return _error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error_response(validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, OpenRevoxError):  # e.g. a chunked body over the size limit
+            return _error_response(exc.__cause__)
+        error = OpenRevoxError(str(exc.detail))
+        error.status_code = exc.status_code
+        error.type = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error_response(error, headers=getattr(exc, "headers", None))

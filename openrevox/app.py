@@ -1,0 +1,59 @@
+"""Builds the ASGI app: API, error mapping, body limit, and the services it starts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openrevox import __version__, api
+from openrevox.api import errors
+from openrevox.api.body_limit import BodyLimitMiddleware
+from openrevox.config import Settings, get_settings
+from openrevox.db.engine import create_engine, run_migrations
+from openrevox.orgs import service as orgs_service
+from openrevox.orgs import store as orgs_store
+
+log = logging.getLogger("openrevox")
+
+
+async def ensure_api_key(app: FastAPI, settings: Settings) -> None:
+    """OPENREVOX_API_KEY exists for the default organization; with none set and no key at all,
+    one is created and printed once."""
+    async with app.state.engine.begin() as conn:
+        if settings.api_key:
+            await orgs_service.ensure_key(conn, settings.default_organization, settings.api_key)
+        elif await orgs_store.count_keys(conn) == 0:
+            key = await orgs_service.create_key(conn, settings.default_organization)
+            print(f"openrevox: created API key for organization '{settings.default_organization}': {key}")
+            print("openrevox: it is shown only this once; use it as REVOX_API_KEY.", flush=True)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        await asyncio.to_thread(run_migrations, url)
+        app.state.engine = create_engine(url)
+        await ensure_api_key(app, settings)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(title="openrevox", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(api.router)
+
+    @app.get("/health", tags=["health"], summary="200 when the server is ready")
+    async def health() -> dict:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Assistants: the reusable configuration of a voice agent."""

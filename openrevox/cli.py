@@ -1,0 +1,68 @@
+"""The `openrevox` command: serve, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from openrevox.config import get_settings
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from openrevox.app import create_app
+
+    uvicorn.run(
+        create_app(get_settings()),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=args.access_log,
+    )
+
+
+async def _create_key(org: str) -> str:
+    from openrevox.db.engine import create_engine, run_migrations
+    from openrevox.orgs.service import create_key
+
+    url = get_settings().resolved_database_url
+    await asyncio.to_thread(run_migrations, url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            return await create_key(conn, org)
+    finally:
+        await engine.dispose()
+
+
+def _keys_create(args: argparse.Namespace) -> None:
+    print(asyncio.run(_create_key(args.org)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openrevox", description="Self-hosted Revox-compatible phone agents.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API server and background services")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--log-level", default="info")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.set_defaults(func=_serve)
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="print a new API key for an organization (created if needed)")
+    create.add_argument("--org", required=True, help="organization name")
+    create.set_defaults(func=_keys_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

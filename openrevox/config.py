@@ -1,0 +1,60 @@
+"""Settings from the environment, in one place.
+
+Every setting is an ``OPENREVOX_*`` environment variable; a bad value fails at start-up with a
+message that names the variable and what to fix.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENREVOX_", extra="ignore")
+
+    data_dir: Path = Field(Path(".openrevox"), description="Where the SQLite file and recordings live.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default: SQLite file under the data dir."
+    )
+    api_key: str | None = Field(
+        None, description="Ensure this API key exists for the default organization at start-up."
+    )
+    default_organization: str = Field("default", description="Name of the default organization.")
+    default_from_number: str = Field(
+        "+12025550199", description="Caller id used when an order names none (sandbox carrier)."
+    )
+    org_concurrency_limit: int = Field(
+        20, ge=1, description="Live attempts allowed at once per organization."
+    )
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body accepted.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            # The async engine needs an async driver; psycopg 3 is the one we ship.
+            return "postgresql+psycopg://" + url.split("://", 1)[1]
+        if url.startswith("sqlite://"):
+            return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+        if not (url.startswith("postgresql+psycopg://") or url.startswith("sqlite+aiosqlite://")):
+            raise ValueError(
+                "OPENREVOX_DATABASE_URL must be postgresql+psycopg://... or sqlite:///path.db"
+            )
+        return url
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'openrevox.db').resolve()}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Storage: the async engine, shared column types, and Alembic migrations."""

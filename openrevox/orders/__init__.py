@@ -1,0 +1,1 @@
+"""Call orders: the state machine, its pure policy, and its storage."""

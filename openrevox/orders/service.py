@@ -1,0 +1,161 @@
+"""Call order use cases: each runs in the caller's transaction and returns the wire shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrevox.assistants import service as assistants_service
+from openrevox.db.types import new_id, utcnow
+from openrevox.errors import BadRequest, InvalidRequest, NotFound
+from openrevox.orders import store
+from openrevox.schemas.assistants import DEFAULT_RETRY_CONFIG_WIRE, assistant_values, render_assistant
+from openrevox.schemas.calls import TERMINAL_STATUSES, CallCreateIn, CallSearchIn, render_attempt, render_call
+from openrevox.schemas.common import placeholders
+
+INTERPOLATED_FIELDS = ("prompt", "first_sentence", "end_of_call_sentence", "voicemail_message")
+
+
+def _inline_snapshot(org_id: str, body: CallCreateIn, now: datetime) -> dict:
+    values = assistant_values(body.assistant, only_given=False)
+    row = {**values, "id": new_id(), "organization_id": org_id, "name": "Inline assistant",
+           "created_at": now, "updated_at": now}  # fmt: skip
+    faqs = [
+        {"id": new_id(), "question": f.question, "answer": f.answer, "source": "human", "needs_human_answer": False}
+        for f in body.assistant.faq_items or []
+    ]
+    return render_assistant(row, faqs)
+
+
+def _check_variables(assistant: dict, variables: dict[str, str]) -> None:
+    for field in INTERPOLATED_FIELDS:
+        missing = [name for name in placeholders(assistant.get(field)) if name not in variables]
+        if missing:
+            raise InvalidRequest(
+                f"The assistant's {field} uses {{{{{missing[0]}}}}} but prompt_variables has no value for it",
+                param=f"prompt_variables.{missing[0]}",
+            )
+
+
+async def create(
+    conn: AsyncConnection,
+    org_id: str,
+    body: CallCreateIn,
+    *,
+    default_from_number: str,
+    idempotency_key: str | None,
+    now: datetime | None = None,
+) -> dict:
+    """Store a new order, due at its first attempt time; a repeated idempotency key returns the first."""
+    now = now or utcnow()
+    if idempotency_key:
+        existing = await store.find_by_idempotency_key(conn, org_id, idempotency_key)
+        if existing:
+            return await render(conn, existing)
+    if (body.assistant is None) == (body.assistant_id is None):
+        raise InvalidRequest("Give exactly one of assistant_id or assistant", param="assistant_id")
+    if body.assistant_id is not None:
+        assistant = await assistants_service.fetch(conn, org_id, body.assistant_id)
+    else:
+        assistant = _inline_snapshot(org_id, body, now)
+    variables = body.prompt_variables or {}
+    _check_variables(assistant, variables)
+
+    scheduled_at = body.scheduled_at or now
+    due_at = max(scheduled_at, now)
+    values = {
+        "id": new_id(),
+        "organization_id": org_id,
+        "assistant_id": assistant["id"],
+        "assistant": assistant,
+        "to_phone_number": body.phone_number,
+        "from_phone_number": body.from_phone_number or default_from_number,
+        "direction": "outbound",
+        "status": "queued_for_calling" if due_at <= now else "scheduled",
+        "scheduled_at": scheduled_at,
+        "metadata": body.metadata,
+        "prompt_variables": body.prompt_variables,
+        "call_retry_config": assistant["call_retry_config"] or DEFAULT_RETRY_CONFIG_WIRE,
+        "first_sentence_delay_ms": assistant["first_sentence_delay_ms"],
+        "llm_model": assistant["llm_model"],
+        "concurrency_key": body.concurrency.key if body.concurrency else None,
+        "concurrency_max": body.concurrency.max if body.concurrency else None,
+        "force_now": bool(body.force_now or body.skip_calling_window),
+        "idempotency_key": idempotency_key,
+        "calls_count": 0,
+        "next_attempt_at": due_at,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        async with conn.begin_nested():
+            await store.insert_order(conn, values)
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key won the race: answer with its order.
+        existing = await store.find_by_idempotency_key(conn, org_id, idempotency_key)
+        return await render(conn, existing)
+    return render_call(values, [])
+
+
+async def render(conn: AsyncConnection, order: dict) -> dict:
+    return (await render_many(conn, [order]))[0]
+
+
+async def render_many(conn: AsyncConnection, orders: list[dict]) -> list[dict]:
+    attempts = await store.attempts_of(conn, [o["id"] for o in orders])
+    transcripts = await store.transcripts_of(conn, [a["id"] for rows in attempts.values() for a in rows])
+    return [
+        render_call(o, [render_attempt(a, transcripts[a["id"]], None) for a in attempts[o["id"]]])
+        for o in orders
+    ]
+
+
+async def fetch_order(conn: AsyncConnection, org_id: str, order_id: str) -> dict:
+    order = await store.get_order(conn, org_id, order_id)
+    if order is None:
+        raise NotFound(f"No call with id '{order_id}'", param="id")
+    return order
+
+
+async def list_attempts(
+    conn: AsyncConnection, org_id: str, page: int, page_size: int, statuses: list[str]
+) -> list[dict]:
+    rows = await store.list_attempts(conn, org_id, statuses, page * page_size, page_size)
+    transcripts = await store.transcripts_of(conn, [a["id"] for a in rows])
+    return [render_attempt(a, transcripts[a["id"]], None) for a in rows]
+
+
+async def search(conn: AsyncConnection, org_id: str, body: CallSearchIn) -> dict:
+    orders, total = await store.search_orders(conn, org_id, body.model_dump())
+    return {"calls": await render_many(conn, orders), "total_count": total}
+
+
+async def cancel(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
+    """Pending attempts never start; a live attempt is hung up by the process that holds it."""
+    order = await fetch_order(conn, org_id, order_id)
+    if order["status"] in TERMINAL_STATUSES:
+        raise BadRequest(f"The call is already {order['status']}; it cannot be cancelled", param="id")
+    await store.set_order_status(conn, order_id, "cancelled", now or utcnow(), next_attempt_at=None)
+
+
+async def pause(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
+    """A live attempt finishes; no new attempt starts until resume."""
+    order = await fetch_order(conn, org_id, order_id)
+    if order["status"] in TERMINAL_STATUSES:
+        raise BadRequest(f"The call is already {order['status']}; it cannot be paused", param="id")
+    if order["status"] != "paused":
+        await store.set_order_status(conn, order_id, "paused", now or utcnow())
+
+
+async def resume(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
+    order = await fetch_order(conn, org_id, order_id)
+    if order["status"] != "paused":
+        raise BadRequest(f"The call is {order['status']}, not paused; only a paused call can be resumed", param="id")
+    now = now or utcnow()
+    due = order["next_attempt_at"]
+    status = "queued_for_calling" if due is not None and due <= now else "scheduled"
+    await store.set_order_status(conn, order_id, status, now)

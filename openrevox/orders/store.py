@@ -1,0 +1,144 @@
+"""SQL for call orders, their attempts and transcripts: one function per statement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrevox.orders.tables import call_attempts, call_orders, transcript_entries
+
+
+async def insert_order(conn: AsyncConnection, values: dict) -> None:
+    await conn.execute(sa.insert(call_orders).values(**values))
+
+
+async def get_order(conn: AsyncConnection, org_id: str, order_id: str) -> dict | None:
+    """The order if it belongs to `org_id` (another organization's id reads as absent)."""
+    row = (
+        await conn.execute(
+            sa.select(call_orders).where(call_orders.c.id == order_id, call_orders.c.organization_id == org_id)
+        )
+    ).first()
+    return row._asdict() if row else None
+
+
+async def find_by_idempotency_key(conn: AsyncConnection, org_id: str, key: str) -> dict | None:
+    row = (
+        await conn.execute(
+            sa.select(call_orders).where(
+                call_orders.c.organization_id == org_id, call_orders.c.idempotency_key == key
+            )
+        )
+    ).first()
+    return row._asdict() if row else None
+
+
+async def set_order_status(
+    conn: AsyncConnection, order_id: str, status: str, now: datetime, **values: object
+) -> None:
+    await conn.execute(
+        sa.update(call_orders)
+        .where(call_orders.c.id == order_id)
+        .values(status=status, updated_at=now, **values)
+    )
+
+
+async def attempts_of(conn: AsyncConnection, order_ids: list[str]) -> dict[str, list[dict]]:
+    """Attempts per order id, most recent first."""
+    by_order: dict[str, list[dict]] = {i: [] for i in order_ids}
+    if not order_ids:
+        return by_order
+    rows = await conn.execute(
+        sa.select(call_attempts)
+        .where(call_attempts.c.order_id.in_(order_ids))
+        .order_by(call_attempts.c.created_at.desc(), call_attempts.c.id)
+    )
+    for row in rows:
+        by_order[row.order_id].append(row._asdict())
+    return by_order
+
+
+async def transcripts_of(conn: AsyncConnection, attempt_ids: list[str]) -> dict[str, list[dict]]:
+    """Transcript entries per attempt id, in spoken order."""
+    by_attempt: dict[str, list[dict]] = {i: [] for i in attempt_ids}
+    if not attempt_ids:
+        return by_attempt
+    rows = await conn.execute(
+        sa.select(transcript_entries)
+        .where(transcript_entries.c.attempt_id.in_(attempt_ids))
+        .order_by(transcript_entries.c.attempt_id, transcript_entries.c.seq)
+    )
+    for row in rows:
+        by_attempt[row.attempt_id].append(row._asdict())
+    return by_attempt
+
+
+async def list_attempts(
+    conn: AsyncConnection, org_id: str, order_statuses: list[str] | None, offset: int, limit: int
+) -> list[dict]:
+    """A page of the organization's attempts, most recent first, filtered on their order's status."""
+    query = sa.select(call_attempts).where(call_attempts.c.organization_id == org_id)
+    if order_statuses:
+        query = query.join(call_orders, call_orders.c.id == call_attempts.c.order_id).where(
+            call_orders.c.status.in_(order_statuses)
+        )
+    query = query.order_by(call_attempts.c.created_at.desc(), call_attempts.c.id).offset(offset).limit(limit)
+    return [r._asdict() for r in await conn.execute(query)]
+
+
+def _search_conditions(org_id: str, f: dict) -> list[sa.ColumnElement]:
+    o = call_orders.c
+    conditions: list[sa.ColumnElement] = [o.organization_id == org_id]
+    if f["assistant_ids"]:
+        conditions.append(o.assistant_id.in_(f["assistant_ids"]))
+    if f["campaign_ids"]:
+        conditions.append(o.campaign_id.in_(f["campaign_ids"]))
+    if f["directions"]:
+        conditions.append(o.direction.in_(f["directions"]))
+    if f["from_phone_numbers"]:
+        conditions.append(o.from_phone_number.in_(f["from_phone_numbers"]))
+    if f["statuses"]:
+        conditions.append(o.status.in_(f["statuses"]))
+    if f["assignee_ids"]:
+        conditions.append(sa.false())  # orders have no assignee yet
+    if f["outcomes"] and "none" not in f["outcomes"]:
+        conditions.append(sa.false())  # outcomes are not computed yet: every order's is none
+    if f.get("call_ids"):
+        conditions.append(o.id.in_(f["call_ids"]))
+    if f.get("to_phone_number"):
+        conditions.append(o.to_phone_number == f["to_phone_number"])
+    if f.get("query"):
+        conditions.append(o.to_phone_number.contains(f["query"], autoescape=True))
+    if f["results"]:
+        a = call_attempts.c
+        latest_result = (
+            sa.select(a.result)
+            .where(a.order_id == o.id)
+            .order_by(a.created_at.desc(), a.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        wanted = [r for r in f["results"] if r != "none"]
+        options = [latest_result.in_(wanted)] if wanted else []
+        if "none" in f["results"]:
+            options.append(latest_result.is_(None))
+        conditions.append(sa.or_(*options))
+    return conditions
+
+
+async def search_orders(conn: AsyncConnection, org_id: str, f: dict) -> tuple[list[dict], int]:
+    """A page of orders matching the search filters, and how many match in all."""
+    conditions = _search_conditions(org_id, f)
+    total = await conn.scalar(sa.select(sa.func.count()).select_from(call_orders).where(*conditions))
+    column = call_orders.c[f.get("sort_by") or "created_at"]
+    order = column.asc() if f.get("sort_direction") == "asc" else column.desc()
+    rows = await conn.execute(
+        sa.select(call_orders)
+        .where(*conditions)
+        .order_by(order, call_orders.c.id)
+        .offset(f["page"] * f["page_size"])
+        .limit(f["page_size"])
+    )
+    return [r._asdict() for r in rows], total

@@ -1,0 +1,1 @@
+"""The wire: request models (validated) and renderers (rows → the SDK's JSON shapes)."""

@@ -1,0 +1,74 @@
+"""Field types shared by the request models, each with a message a user can act on."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+
+import phonenumbers
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from openrevox.scheduling.windows import is_valid_timezone, parse_window_time
+
+
+class WireModel(BaseModel):
+    """Unknown fields are refused (named in the error), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def normalize_e164(value: str) -> str:
+    if not value.startswith("+"):
+        raise ValueError(f"'{value}' is not in E.164 format: it must start with '+' and the country code, e.g. +14155550123")
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"'{value}' is not a phone number: {exc}") from None
+    if not phonenumbers.is_possible_number(number):
+        region = phonenumbers.region_code_for_number(number) or "its country"
+        raise ValueError(f"'{value}' is not a possible phone number for {region}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _window_time(value: str) -> str:
+    parse_window_time(value)
+    return value
+
+
+def _timezone(value: str) -> str:
+    if not is_valid_timezone(value):
+        raise ValueError(f"'{value}' is not an IANA time zone name, e.g. 'Europe/Paris' or 'America/New_York'")
+    return value
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
+        raise ValueError(f"'{value}' is not an http(s) URL")
+    return value
+
+
+E164 = Annotated[str, AfterValidator(normalize_e164)]
+WindowTime = Annotated[str, AfterValidator(_window_time)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def iso(moment: datetime | None) -> str | None:
+    """RFC 3339 UTC with milliseconds and Z, as decisions.md fixes for the wire."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}")
+
+
+def placeholders(text: str | None) -> list[str]:
+    return PLACEHOLDER.findall(text or "")
+
+
+def interpolate(text: str | None, variables: dict[str, str]) -> str | None:
+    if text is None:
+        return None
+    return PLACEHOLDER.sub(lambda m: variables.get(m.group(1), m.group(0)), text)

@@ -1,0 +1,1 @@
+"""Voices of the configured TTS providers; with none configured, the sandbox voices."""
