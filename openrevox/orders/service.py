@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrevox.assistants import service as assistants_service
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
-from openrevox.orders import store
+from openrevox.orders import policy, store
 from openrevox.schemas.assistants import DEFAULT_RETRY_CONFIG_WIRE, assistant_values, render_assistant
 from openrevox.schemas.calls import TERMINAL_STATUSES, CallCreateIn, CallSearchIn, render_attempt, render_call
 from openrevox.schemas.common import placeholders
+from openrevox.scheduling.windows import RetryConfig, recipient_timezones
 
 INTERPOLATED_FIELDS = ("prompt", "first_sentence", "end_of_call_sentence", "voicemail_message")
 
@@ -63,8 +64,12 @@ async def create(
     variables = body.prompt_variables or {}
     _check_variables(assistant, variables)
 
-    scheduled_at = body.scheduled_at or now
-    due_at = max(scheduled_at, now)
+    retry_config = assistant["call_retry_config"] or DEFAULT_RETRY_CONFIG_WIRE
+    config = RetryConfig.from_wire(retry_config)
+    force_now = bool(body.force_now or body.skip_calling_window)
+    due_at = policy.first_attempt_at(
+        config, recipient_timezones(body.phone_number, config.timezone), now, body.scheduled_at, force_now, now
+    )
     values = {
         "id": new_id(),
         "organization_id": org_id,
@@ -73,16 +78,16 @@ async def create(
         "to_phone_number": body.phone_number,
         "from_phone_number": body.from_phone_number or default_from_number,
         "direction": "outbound",
-        "status": "queued_for_calling" if due_at <= now else "scheduled",
-        "scheduled_at": scheduled_at,
+        "status": policy.order_status_when_waiting(due_at, now),
+        "scheduled_at": body.scheduled_at or now,
         "metadata": body.metadata,
         "prompt_variables": body.prompt_variables,
-        "call_retry_config": assistant["call_retry_config"] or DEFAULT_RETRY_CONFIG_WIRE,
+        "call_retry_config": retry_config,
         "first_sentence_delay_ms": assistant["first_sentence_delay_ms"],
         "llm_model": assistant["llm_model"],
         "concurrency_key": body.concurrency.key if body.concurrency else None,
         "concurrency_max": body.concurrency.max if body.concurrency else None,
-        "force_now": bool(body.force_now or body.skip_calling_window),
+        "force_now": force_now,
         "idempotency_key": idempotency_key,
         "calls_count": 0,
         "next_attempt_at": due_at,
