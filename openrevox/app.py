@@ -16,6 +16,7 @@ from openrevox.config import Settings, get_settings
 from openrevox.db.engine import create_engine, run_migrations
 from openrevox.orgs import service as orgs_service
 from openrevox.orgs import store as orgs_store
+from openrevox.services import BackgroundServices
 
 log = logging.getLogger("openrevox")
 
@@ -32,7 +33,7 @@ async def ensure_api_key(app: FastAPI, settings: Settings) -> None:
             print("openrevox: it is shown only this once; use it as REVOX_API_KEY.", flush=True)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, run_services: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -41,9 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.to_thread(run_migrations, url)
         app.state.engine = create_engine(url)
         await ensure_api_key(app, settings)
+        services = BackgroundServices(app.state.engine, settings)
+        if run_services:
+            services.start()
         try:
             yield
         finally:
+            await services.stop()
             await app.state.engine.dispose()
 
     app = FastAPI(title="openrevox", version=__version__, lifespan=lifespan)

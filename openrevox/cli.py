@@ -23,6 +23,32 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+async def _run_worker() -> None:
+    import signal
+
+    from openrevox.db.engine import create_engine, run_migrations
+    from openrevox.services import BackgroundServices
+
+    settings = get_settings()
+    url = settings.resolved_database_url
+    await asyncio.to_thread(run_migrations, url)
+    engine = create_engine(url)
+    services = BackgroundServices(engine, settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    services.start()
+    print(f"openrevox worker {services.dispatcher.worker} running", flush=True)
+    await stopping.wait()
+    await services.stop()
+    await engine.dispose()
+
+
+def _worker(_: argparse.Namespace) -> None:
+    asyncio.run(_run_worker())
+
+
 async def _create_key(org: str) -> str:
     from openrevox.db.engine import create_engine, run_migrations
     from openrevox.orgs.service import create_key
@@ -51,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
     serve.set_defaults(func=_serve)
+
+    worker = commands.add_parser("worker", help="run only the dispatcher (any number, against one PostgreSQL)")
+    worker.set_defaults(func=_worker)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="print a new API key for an organization (created if needed)")

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     org_concurrency_limit: int = Field(
         20, ge=1, description="Live attempts allowed at once per organization."
     )
+    lease_seconds: float = Field(
+        15.0, gt=0, description="How long a process holds an attempt without renewing it."
+    )
+    dispatch_interval: float = Field(0.2, gt=0, description="Seconds between dispatcher passes.")
+    dispatch_batch: int = Field(100, ge=1, description="Due orders claimed per pass at most.")
+    sandbox_speed: float = Field(1.0, gt=0, description="Sandbox ring and talk times are divided by this.")
+    sandbox_personas: Path | None = Field(None, description="YAML or JSON file of extra sandbox personas.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body accepted.")
 
     @field_validator("database_url")

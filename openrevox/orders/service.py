@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrevox.assistants import service as assistants_service
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
-from openrevox.orders import policy, store
+from openrevox.orders import attempts, policy, store
+from openrevox.scheduling import store as dispatch_store
 from openrevox.schemas.assistants import DEFAULT_RETRY_CONFIG_WIRE, assistant_values, render_assistant
 from openrevox.schemas.calls import TERMINAL_STATUSES, CallCreateIn, CallSearchIn, render_attempt, render_call
 from openrevox.schemas.common import placeholders
@@ -97,6 +98,8 @@ async def create(
     try:
         async with conn.begin_nested():
             await store.insert_order(conn, values)
+            if body.concurrency:
+                await dispatch_store.set_key_limit(conn, org_id, body.concurrency.key, body.concurrency.max)
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -161,6 +164,10 @@ async def resume(conn: AsyncConnection, org_id: str, order_id: str, now: datetim
     if order["status"] != "paused":
         raise BadRequest(f"The call is {order['status']}, not paused; only a paused call can be resumed", param="id")
     now = now or utcnow()
-    due = order["next_attempt_at"]
-    status = "queued_for_calling" if due is not None and due <= now else "scheduled"
-    await store.set_order_status(conn, order_id, status, now)
+    if await store.has_live_attempt(conn, order_id):
+        await store.set_order_status(conn, order_id, "calling", now)
+        return
+    due = attempts.resume_due_at(order, now)
+    await store.set_order_status(
+        conn, order_id, policy.order_status_when_waiting(due, now), now, next_attempt_at=due
+    )

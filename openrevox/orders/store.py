@@ -142,3 +142,76 @@ async def search_orders(conn: AsyncConnection, org_id: str, f: dict) -> tuple[li
         .limit(f["page_size"])
     )
     return [r._asdict() for r in rows], total
+
+
+LIVE_ATTEMPT = ("queued", "ringing", "ongoing")
+
+
+async def get_attempt(conn: AsyncConnection, attempt_id: str) -> dict | None:
+    row = (await conn.execute(sa.select(call_attempts).where(call_attempts.c.id == attempt_id))).first()
+    return row._asdict() if row else None
+
+
+async def get_order_by_id(conn: AsyncConnection, order_id: str) -> dict | None:
+    row = (await conn.execute(sa.select(call_orders).where(call_orders.c.id == order_id))).first()
+    return row._asdict() if row else None
+
+
+async def advance_attempt(
+    conn: AsyncConnection, attempt_id: str, from_statuses: tuple[str, ...], values: dict
+) -> bool:
+    """Move an attempt forward only from the given statuses, so replayed or late carrier events
+    never move it back; True if it moved."""
+    result = await conn.execute(
+        sa.update(call_attempts)
+        .where(call_attempts.c.id == attempt_id, call_attempts.c.status.in_(from_statuses))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def start_dial(conn: AsyncConnection, attempt_id: str, owner: str, now: datetime) -> bool:
+    """Record that the carrier is about to be asked to dial; False if this process no longer
+    holds the attempt or it was already dialed."""
+    a = call_attempts.c
+    result = await conn.execute(
+        sa.update(call_attempts)
+        .where(a.id == attempt_id, a.lease_owner == owner, a.dial_started_at.is_(None), a.status == "queued")
+        .values(dial_started_at=now, started_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def count_dialed_attempts(conn: AsyncConnection, order_id: str) -> int:
+    a = call_attempts.c
+    return await conn.scalar(
+        sa.select(sa.func.count()).where(a.order_id == order_id, a.dial_started_at.is_not(None))
+    )
+
+
+async def update_order(conn: AsyncConnection, order_id: str, values: dict) -> None:
+    await conn.execute(sa.update(call_orders).where(call_orders.c.id == order_id).values(**values))
+
+
+async def delete_attempt(conn: AsyncConnection, attempt_id: str) -> None:
+    await conn.execute(sa.delete(call_attempts).where(call_attempts.c.id == attempt_id))
+
+
+async def append_transcript(conn: AsyncConnection, attempt_id: str, entries: list[dict]) -> None:
+    if not entries:
+        return
+    start = await conn.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(transcript_entries.c.seq), 0)).where(
+            transcript_entries.c.attempt_id == attempt_id
+        )
+    )
+    await conn.execute(
+        sa.insert(transcript_entries),
+        [{"attempt_id": attempt_id, "seq": start + i + 1, **e} for i, e in enumerate(entries)],
+    )
+
+
+async def has_live_attempt(conn: AsyncConnection, order_id: str) -> bool:
+    a = call_attempts.c
+    found = await conn.scalar(sa.select(a.id).where(a.order_id == order_id, a.status.in_(LIVE_ATTEMPT)).limit(1))
+    return found is not None

@@ -61,7 +61,18 @@ call_attempts = sa.Table(
     # Where the recording is kept (a storage key, not a URL: URLs are signed per request).
     sa.Column("recording_ref", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # 1 for the first attempt of the order, 2 for the first retry...
+    sa.Column("attempt_number", sa.Integer, nullable=False, server_default="1"),
+    # The process that holds the attempt, until `lease_expires_at` (renewed by its heartbeat).
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_expires_at", UTCDateTime),
+    # Written and committed just before the carrier is asked to dial: an attempt without it was
+    # never dialed and may be dialed by another process; one with it is never dialed again.
+    sa.Column("dial_started_at", UTCDateTime),
+    # The carrier's id for the call (Twilio CallSid, Telnyx call_control_id, sandbox id).
+    sa.Column("carrier_call_id", sa.String(128)),
     sa.Index("ix_call_attempts_org_created", "organization_id", "created_at"),
+    sa.Index("ix_call_attempts_lease_expires_at", "lease_expires_at"),
 )
 
 transcript_entries = sa.Table(
@@ -81,4 +92,29 @@ transcript_entries = sa.Table(
     sa.Column("tool_arguments", Json),
     sa.Column("tool_is_error", sa.Boolean),
     sa.UniqueConstraint("attempt_id", "seq"),
+)
+
+# A live attempt holds one slot row per concurrency scope (its organization, its key): the primary
+# key makes "never more than max" exact across processes.
+concurrency_slots = sa.Table(
+    "concurrency_slots",
+    metadata,
+    sa.Column("scope", sa.String(300), primary_key=True),
+    sa.Column("slot", sa.Integer, primary_key=True),
+    sa.Column(
+        "attempt_id",
+        sa.String(36),
+        sa.ForeignKey("call_attempts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+)
+
+# The latest `max` sent for a concurrency key is its limit.
+concurrency_limits = sa.Table(
+    "concurrency_limits",
+    metadata,
+    sa.Column("organization_id", sa.String(36), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("max", sa.Integer, nullable=False),
 )

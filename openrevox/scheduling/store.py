@@ -1,0 +1,161 @@
+"""SQL of the dispatcher: due orders, claims, leases and concurrency slots.
+
+The database arbitrates between processes, never memory: a claim is a conditional UPDATE (on
+PostgreSQL over rows locked with FOR UPDATE SKIP LOCKED, so workers never wait on each other;
+SQLite has a single writer), a slot is a row under a primary key, a lease is a time renewed by a
+heartbeat, and recovery is a query for expired leases.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrevox.orders.tables import call_attempts, call_orders, concurrency_limits, concurrency_slots
+from openrevox.orgs.tables import organizations
+
+WAITING = ("queued_for_calling", "scheduled")
+LIVE_ATTEMPT = ("queued", "ringing", "ongoing")
+
+
+async def due_orders(
+    conn: AsyncConnection, now: datetime, limit: int, excluded_orgs: set[str], excluded_keys: set[tuple[str, str]]
+) -> list[dict]:
+    """Orders whose next attempt is due, oldest due first, skipping full concurrency scopes.
+    O(due): it walks the `next_attempt_at` index up to `now` only."""
+    o = call_orders.c
+    query = sa.select(call_orders).where(o.next_attempt_at <= now, o.status.in_(WAITING))
+    if excluded_orgs:
+        query = query.where(o.organization_id.not_in(excluded_orgs))
+    for org_id, key in excluded_keys:
+        query = query.where(sa.not_(sa.and_(o.organization_id == org_id, o.concurrency_key == key)))
+    query = query.order_by(o.next_attempt_at).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [r._asdict() for r in await conn.execute(query)]
+
+
+async def claim_order(conn: AsyncConnection, order_id: str, now: datetime) -> bool:
+    """Move a due order to `calling`; False if another process got it first."""
+    o = call_orders.c
+    result = await conn.execute(
+        sa.update(call_orders)
+        .where(o.id == order_id, o.status.in_(WAITING), o.next_attempt_at <= now)
+        .values(status="calling", next_attempt_at=None, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def mark_queued(conn: AsyncConnection, order_id: str, now: datetime) -> None:
+    """A due order waiting for a slot says so."""
+    o = call_orders.c
+    await conn.execute(
+        sa.update(call_orders)
+        .where(o.id == order_id, o.status == "scheduled")
+        .values(status="queued_for_calling", updated_at=now)
+    )
+
+
+async def live_slot_counts(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(
+        sa.select(concurrency_slots.c.scope, sa.func.count()).group_by(concurrency_slots.c.scope)
+    )
+    return {scope: count for scope, count in rows}
+
+
+async def used_slots(conn: AsyncConnection, scope: str) -> set[int]:
+    rows = await conn.execute(sa.select(concurrency_slots.c.slot).where(concurrency_slots.c.scope == scope))
+    return {r.slot for r in rows}
+
+
+async def take_slot(conn: AsyncConnection, scope: str, slot: int, attempt_id: str) -> None:
+    """Raises IntegrityError when another process took the same slot first."""
+    await conn.execute(sa.insert(concurrency_slots).values(scope=scope, slot=slot, attempt_id=attempt_id))
+
+
+async def release_slots(conn: AsyncConnection, attempt_id: str) -> None:
+    await conn.execute(sa.delete(concurrency_slots).where(concurrency_slots.c.attempt_id == attempt_id))
+
+
+async def org_limits(conn: AsyncConnection) -> dict[str, int | None]:
+    rows = await conn.execute(sa.select(organizations.c.id, organizations.c.concurrency_limit))
+    return {r.id: r.concurrency_limit for r in rows}
+
+
+async def key_limits(conn: AsyncConnection) -> dict[tuple[str, str], int]:
+    rows = await conn.execute(sa.select(concurrency_limits))
+    return {(r.organization_id, r.key): r.max for r in rows}
+
+
+async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int) -> None:
+    """The latest `max` sent for a key becomes its limit."""
+    updated = await conn.execute(
+        sa.update(concurrency_limits)
+        .where(concurrency_limits.c.organization_id == org_id, concurrency_limits.c.key == key)
+        .values(max=limit)
+    )
+    if updated.rowcount == 0:
+        try:
+            async with conn.begin_nested():
+                await conn.execute(sa.insert(concurrency_limits).values(organization_id=org_id, key=key, max=limit))
+        except sa.exc.IntegrityError:  # a concurrent request inserted it: ours is the latest
+            await conn.execute(
+                sa.update(concurrency_limits)
+                .where(concurrency_limits.c.organization_id == org_id, concurrency_limits.c.key == key)
+                .values(max=limit)
+            )
+
+
+async def insert_attempt(conn: AsyncConnection, values: dict) -> None:
+    await conn.execute(sa.insert(call_attempts).values(**values))
+
+
+async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime) -> int:
+    """The heartbeat: extend every live attempt this process holds."""
+    a = call_attempts.c
+    result = await conn.execute(
+        sa.update(call_attempts)
+        .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT))
+        .values(lease_expires_at=expires_at)
+    )
+    return result.rowcount
+
+
+async def expired_attempts(conn: AsyncConnection, now: datetime, limit: int) -> list[dict]:
+    """Live attempts whose holder stopped renewing its lease (it died or hung)."""
+    a = call_attempts.c
+    query = (
+        sa.select(call_attempts)
+        .where(a.lease_expires_at < now, a.status.in_(LIVE_ATTEMPT))
+        .order_by(a.lease_expires_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [r._asdict() for r in await conn.execute(query)]
+
+
+async def take_over_lease(
+    conn: AsyncConnection, attempt_id: str, owner: str, now: datetime, expires_at: datetime
+) -> bool:
+    """Take an expired lease on an attempt that was never dialed; False if another process did."""
+    a = call_attempts.c
+    result = await conn.execute(
+        sa.update(call_attempts)
+        .where(a.id == attempt_id, a.lease_expires_at < now, a.dial_started_at.is_(None), a.status == "queued")
+        .values(lease_owner=owner, lease_expires_at=expires_at)
+    )
+    return result.rowcount == 1
+
+
+async def cancelled_live_attempts(conn: AsyncConnection, owner: str) -> list[dict]:
+    """Live attempts this process holds whose order was cancelled: to hang up."""
+    a, o = call_attempts.c, call_orders.c
+    rows = await conn.execute(
+        sa.select(call_attempts)
+        .join(call_orders, o.id == a.order_id)
+        .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), o.status == "cancelled")
+    )
+    return [r._asdict() for r in rows]

@@ -1,0 +1,1 @@
+"""Carriers: the Carrier protocol and its implementations (sandbox, later Twilio and Telnyx)."""

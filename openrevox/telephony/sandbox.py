@@ -1,0 +1,109 @@
+"""The sandbox carrier: simulated callees, so the whole platform runs offline.
+
+Each dial is recorded (table `sandbox_dials`) before anything else, then a task plays the
+persona's outcome for this attempt number, reporting ringing / answered / ended / failed through
+CallEvents like a real carrier would. Times are divided by OPENREVOX_SANDBOX_SPEED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
+from openrevox.telephony.personas import Persona, persona_for
+from openrevox.telephony.tables import sandbox_dials
+
+log = logging.getLogger("openrevox.sandbox")
+
+# How an answered call is classified and ended, per outcome.
+ANSWERED = {
+    "human": ("human", "user", None),
+    "asks_for_person": ("human", "user", None),
+    "hangup": ("human", "user", None),
+    "voicemail": ("voicemail", "agent", "voicemail"),
+    "ivr": ("IVR", "agent", "ivr_no_navigate"),
+    "ios_screening": ("ios-screening-filter", "agent", "ios_screening"),
+}
+FAILED = {"busy": "busy", "no_answer": "no_answer", "not_attributed": "number_non_attributed"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SandboxCarrier:
+    name = "sandbox"
+
+    def __init__(
+        self, engine: AsyncEngine, events: CallEvents, personas: dict[str, Persona], speed: float, worker: str
+    ) -> None:
+        self.engine = engine
+        self.events = events
+        self.personas = personas
+        self.speed = speed
+        self.worker = worker
+        self._calls: dict[str, asyncio.Task] = {}
+
+    async def dial(self, request: DialRequest) -> str:
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                sa.insert(sandbox_dials).values(
+                    attempt_id=request.attempt_id,
+                    phone_number=request.to_phone_number,
+                    worker=self.worker,
+                    dialed_at=_now(),
+                )
+            )
+        persona = persona_for(self.personas, request.to_phone_number)
+        outcome = persona.outcome_for(request.attempt_number)
+        if outcome == "not_attributed":
+            raise DialFailed("number_non_attributed", "the sandbox number is not attributed")
+        task = asyncio.create_task(self._play(request, persona, outcome), name=f"sandbox-{request.attempt_id}")
+        self._calls[request.attempt_id] = task
+        task.add_done_callback(lambda _: self._calls.pop(request.attempt_id, None))
+        return f"sandbox-{uuid.uuid4().hex[:16]}"
+
+    async def _sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.speed)
+
+    async def _play(self, request: DialRequest, persona: Persona, outcome: str) -> None:
+        attempt_id = request.attempt_id
+        try:
+            await self.events.ringing(attempt_id, _now())
+            await self._sleep(persona.ring_secs)
+            if outcome in FAILED:
+                await self.events.failed(attempt_id, _now(), FAILED[outcome])
+                return
+            result, ended_by, end_reason = ANSWERED[outcome]
+            await self.events.answered(attempt_id, _now(), result)
+            talk = persona.talk_secs if outcome != "hangup" else min(persona.talk_secs, 0.2)
+            if talk >= request.max_call_duration_secs:
+                await self._sleep(request.max_call_duration_secs)
+                await self.events.ended(attempt_id, _now(), "system", "max_duration")
+                return
+            await self._sleep(talk)
+            await self.events.ended(attempt_id, _now(), ended_by, end_reason)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a failed write here is recovered by lease expiry; say why
+            log.exception("sandbox call %s failed", attempt_id)
+
+    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
+        task = self._calls.pop(attempt_id, None)
+        if task is None:
+            return
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await self.events.ended(attempt_id, _now(), ended_by, end_reason)
+
+    async def close(self) -> None:
+        tasks = list(self._calls.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
