@@ -112,7 +112,7 @@ class Dispatcher:
         await self._hang_up_cancelled()
         to_dial += await self._claim(now)
         for claimed in to_dial:
-            task = asyncio.create_task(self._dial(claimed))
+            task = asyncio.create_task(self._dial(claimed, now))
             self._dials.add(task)
             task.add_done_callback(self._dials.discard)
         if to_dial:
@@ -182,9 +182,8 @@ class Dispatcher:
 
     # -- dial -------------------------------------------------------------------------------
 
-    async def _dial(self, claimed: Claimed) -> None:
+    async def _dial(self, claimed: Claimed, now: datetime) -> None:
         attempt, order = claimed.attempt, claimed.order
-        now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             current = await orders_store.get_order_by_id(conn, order["id"])
             if current["status"] in ("paused", "cancelled"):
@@ -206,12 +205,12 @@ class Dispatcher:
             carrier_call_id = await self.carrier.dial(request)
         except DialFailed as failure:
             async with self.engine.begin() as conn:
-                await attempts.failed(conn, attempt["id"], datetime.now(UTC), failure.dial_error)
+                await attempts.failed(conn, attempt["id"], now, failure.dial_error)
             return
         except Exception:
             log.exception("carrier failed to dial attempt %s", attempt["id"])
             async with self.engine.begin() as conn:
-                await attempts.failed(conn, attempt["id"], datetime.now(UTC), "non_classified_error", "system")
+                await attempts.failed(conn, attempt["id"], now, "non_classified_error", "system")
             return
         async with self.engine.begin() as conn:
             await orders_store.advance_attempt(
