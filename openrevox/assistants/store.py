@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.assistants.tables import assistants, faq_items
+from openrevox.db.types import group_rows
 
 
 async def insert_assistant(conn: AsyncConnection, values: dict) -> None:
@@ -43,17 +44,14 @@ async def delete_assistant(conn: AsyncConnection, assistant_id: str) -> None:
 
 async def faq_items_of(conn: AsyncConnection, assistant_ids: list[str]) -> dict[str, list[dict]]:
     """FAQ items per assistant id, in their given order."""
-    by_assistant: dict[str, list[dict]] = {i: [] for i in assistant_ids}
     if not assistant_ids:
-        return by_assistant
+        return {}
     rows = await conn.execute(
         sa.select(faq_items)
         .where(faq_items.c.assistant_id.in_(assistant_ids))
         .order_by(faq_items.c.assistant_id, faq_items.c.position)
     )
-    for row in rows:
-        by_assistant[row.assistant_id].append(row._asdict())
-    return by_assistant
+    return group_rows(assistant_ids, rows, "assistant_id")
 
 
 async def replace_faq_items(conn: AsyncConnection, assistant_id: str, items: list[dict]) -> None:

@@ -56,3 +56,11 @@ def org_column() -> sa.Column:
         sa.ForeignKey("organizations.id", ondelete="CASCADE"),
         nullable=False,
     )
+
+
+def group_rows(ids: list[str], rows, key: str) -> dict[str, list[dict]]:  # noqa: ANN001
+    """Rows (already in the wanted order) as dicts grouped under each id; every id present."""
+    grouped: dict[str, list[dict]] = {i: [] for i in ids}
+    for row in rows:
+        grouped[getattr(row, key)].append(row._asdict())
+    return grouped

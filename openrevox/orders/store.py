@@ -7,6 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openrevox.db.types import group_rows
 from openrevox.orders.tables import call_attempts, call_orders, transcript_entries
 
 
@@ -47,32 +48,26 @@ async def set_order_status(
 
 async def attempts_of(conn: AsyncConnection, order_ids: list[str]) -> dict[str, list[dict]]:
     """Attempts per order id, most recent first."""
-    by_order: dict[str, list[dict]] = {i: [] for i in order_ids}
     if not order_ids:
-        return by_order
+        return {}
     rows = await conn.execute(
         sa.select(call_attempts)
         .where(call_attempts.c.order_id.in_(order_ids))
         .order_by(call_attempts.c.created_at.desc(), call_attempts.c.id)
     )
-    for row in rows:
-        by_order[row.order_id].append(row._asdict())
-    return by_order
+    return group_rows(order_ids, rows, "order_id")
 
 
 async def transcripts_of(conn: AsyncConnection, attempt_ids: list[str]) -> dict[str, list[dict]]:
     """Transcript entries per attempt id, in spoken order."""
-    by_attempt: dict[str, list[dict]] = {i: [] for i in attempt_ids}
     if not attempt_ids:
-        return by_attempt
+        return {}
     rows = await conn.execute(
         sa.select(transcript_entries)
         .where(transcript_entries.c.attempt_id.in_(attempt_ids))
         .order_by(transcript_entries.c.attempt_id, transcript_entries.c.seq)
     )
-    for row in rows:
-        by_attempt[row.attempt_id].append(row._asdict())
-    return by_attempt
+    return group_rows(attempt_ids, rows, "attempt_id")
 
 
 async def list_attempts(
