@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import phonenumbers
@@ -58,6 +58,7 @@ def iso(moment: datetime | None) -> str | None:
     """RFC 3339 UTC with milliseconds and Z, as decisions.md fixes for the wire."""
     if moment is None:
         return None
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
