@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,16 +16,20 @@ def _error_response(error: OpenRevoxError, headers: dict | None = None) -> JSONR
     return JSONResponse(error.to_body(), status_code=error.status_code, headers=headers)
 
 
-def _param(loc: tuple) -> str | None:
+def _param(error: dict) -> str | None:
     # ('body', 'assistant', 'voice', 'speed') -> 'assistant.voice.speed'; list indexes kept.
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    # Pydantic adds the union member's tag for discriminated unions (e.g. 'openrouter'): keep it,
-    # it tells which shape was being checked.
+    # Pydantic adds the union member's tag for discriminated unions (e.g. 'openrouter'): kept, it
+    # tells which shape was being checked.
+    parts = [str(p) for p in error["loc"] if p not in ("body", "query", "path", "header")]
+    # A check over a whole object (WireModel's text check) names the field first in its message.
+    named = re.match(r"^Value error, (\w+): ", error["msg"])
+    if named and error["type"] == "value_error":
+        parts.append(named.group(1))
     return ".".join(parts) or None
 
 
 def _message(error: dict) -> str:
-    msg = error["msg"].removeprefix("Value error, ")
+    msg = re.sub(r"^Value error, (\w+: )?", "", error["msg"])
     if error["type"] == "extra_forbidden":
         return "is not a known field"
     if error["type"] == "missing":
@@ -31,18 +37,19 @@ def _message(error: dict) -> str:
     return msg
 
 
+# A body that is not a JSON object at all is malformed (400), not invalid (422).
+NOT_AN_OBJECT = ("missing", "model_attributes_type", "model_type", "dict_type")
+
+
 def validation_error(exc: RequestValidationError) -> OpenRevoxError:
     errors = exc.errors()
     first = errors[0]
-    if first["type"] in ("json_invalid", "model_attributes_type") or (
-        first["type"] == "missing" and tuple(first["loc"]) == ("body",)
-    ):
+    if first["type"] == "json_invalid" or (tuple(first["loc"]) == ("body",) and first["type"] in NOT_AN_OBJECT):
         detail = first.get("ctx", {}).get("error", "") if first["type"] == "json_invalid" else ""
         return BadRequest(f"The request body is not a JSON object{': ' + detail if detail else ''}")
-    param = _param(tuple(first["loc"]))
-    parts = [f"{_param(tuple(e['loc'])) or 'body'}: {_message(e)}" for e in errors[:5]]
+    parts = [f"{_param(e) or 'body'}: {_message(e)}" for e in errors[:5]]
     more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
-    return InvalidRequest("; ".join(parts) + more, param=param)
+    return InvalidRequest("; ".join(parts) + more, param=_param(first))
 
 
 def install(app: FastAPI) -> None:
@@ -60,5 +67,7 @@ def install(app: FastAPI) -> None:
             return _error_response(exc.__cause__)
         error = OpenRevoxError(str(exc.detail))
         error.status_code = exc.status_code
-        error.type = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        error.type = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         return _error_response(error, headers=getattr(exc, "headers", None))

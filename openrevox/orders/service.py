@@ -59,7 +59,10 @@ async def create(
     if (body.assistant is None) == (body.assistant_id is None):
         raise InvalidRequest("Give exactly one of assistant_id or assistant", param="assistant_id")
     if body.assistant_id is not None:
-        assistant = await assistants_service.fetch(conn, org_id, body.assistant_id)
+        try:
+            assistant = await assistants_service.fetch(conn, org_id, body.assistant_id)
+        except NotFound as missing:
+            raise NotFound(missing.message, param="assistant_id") from None
     else:
         assistant = _inline_snapshot(org_id, body, now)
     variables = body.prompt_variables or {}

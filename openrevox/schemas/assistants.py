@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from openrevox.schemas.common import E164, HttpUrl, TimeZoneName, WindowTime, WireModel, iso
 
@@ -107,13 +107,14 @@ class AssistantFieldsIn(WireModel):
     voicemail_message: str | None = None
     webhook_url: HttpUrl | None = None
 
-    @model_validator(mode="after")
-    def _unique_output_names(self) -> AssistantFieldsIn:
-        names = [f.name for f in self.structured_output_config or []]
+    @field_validator("structured_output_config")
+    @classmethod
+    def _unique_output_names(cls, fields: list[StructuredOutputFieldIn] | None) -> list | None:
+        names = [f.name for f in fields or []]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"structured_output_config names must be unique: {', '.join(duplicates)} repeated")
-        return self
+            raise ValueError(f"names must be unique: {', '.join(duplicates)} repeated")
+        return fields
 
 
 class InlineAssistantIn(AssistantFieldsIn):
@@ -129,12 +130,13 @@ class AssistantUpdateIn(AssistantFieldsIn):
     name: str | None = Field(None, min_length=1, max_length=500)
     prompt: str | None = Field(None, min_length=1)
 
-    @model_validator(mode="after")
-    def _required_fields_not_nulled(self) -> AssistantUpdateIn:
-        for field in ("name", "prompt"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null; leave it out to keep the current value")
-        return self
+    @field_validator("name", "prompt")
+    @classmethod
+    def _required_fields_not_nulled(cls, value: str | None) -> str:
+        # Runs only for fields the client sent: an explicit null would erase a required value.
+        if value is None:
+            raise ValueError("cannot be null; leave it out to keep the current value")
+        return value
 
 
 def assistant_values(body: AssistantFieldsIn, *, only_given: bool) -> dict:

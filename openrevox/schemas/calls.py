@@ -21,6 +21,8 @@ ORDER_STATUSES = (
 )
 # Statuses of later SDKs that a search may name; no order of ours is ever in them.
 LATER_ORDER_STATUSES = ("post_processing", "not_launched", "paused")
+EARLIEST_SCHEDULE = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_SCHEDULE = datetime(2100, 1, 1, tzinfo=UTC)
 TERMINAL_STATUSES = frozenset({"completed", "cancelled", "errored"})
 OrderStatus = Literal[
     "initializing", "queued_for_calling", "calling", "scheduled", "completed", "cancelled", "errored",
@@ -50,8 +52,12 @@ class CallCreateIn(WireModel):
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         # A naive datetime (what the SDK sends for a naive Python datetime) is taken as UTC.
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if not EARLIEST_SCHEDULE <= value <= LATEST_SCHEDULE:
+            raise ValueError("must be a date between 2000 and 2100")
         return value
 
 

@@ -7,15 +7,44 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from openrevox.scheduling.windows import is_valid_timezone, parse_window_time
 
 
+def _check_text(value: object) -> None:
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text may not contain NUL (\\u0000) characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text is not valid Unicode (a lone surrogate escape)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key)
+            _check_text(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item)
+
+
 class WireModel(BaseModel):
-    """Unknown fields are refused (named in the error), never silently dropped."""
+    """Unknown fields are refused (named in the error), never silently dropped; text that no
+    database or JSON encoder stores faithfully (NUL, lone surrogates) is refused too."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                try:
+                    _check_text(value)
+                except ValueError as bad:
+                    raise ValueError(f"{key}: {bad}") from None
+        return data
 
 
 def normalize_e164(value: str) -> str:
