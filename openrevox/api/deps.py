@@ -18,7 +18,9 @@ async def _transaction(request: Request) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
-Db = Annotated[AsyncConnection, Depends(_transaction)]
+# scope="function": the transaction commits before the response leaves, so a client that got
+# 200 always finds its write on the very next request.
+Db = Annotated[AsyncConnection, Depends(_transaction, scope="function")]
 
 
 def bearer_key(request: Request) -> str | None:
