@@ -65,6 +65,8 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if isinstance(exc.__cause__, OpenRevoxError):  # e.g. a chunked body over the size limit
             return _error_response(exc.__cause__)
+        if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
+            return _error_response(BadRequest("The request body is not valid JSON in UTF-8"))
         error = OpenRevoxError(str(exc.detail))
         error.status_code = exc.status_code
         error.type = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(

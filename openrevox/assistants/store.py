@@ -15,6 +15,8 @@ async def insert_assistant(conn: AsyncConnection, values: dict) -> None:
 
 async def get_assistant(conn: AsyncConnection, org_id: str, assistant_id: str) -> dict | None:
     """The assistant if it belongs to `org_id` (another organization's id reads as absent)."""
+    if "\x00" in assistant_id:  # no stored id has one; PostgreSQL refuses NUL in text
+        return None
     row = (
         await conn.execute(
             sa.select(assistants).where(

@@ -17,6 +17,8 @@ async def insert_order(conn: AsyncConnection, values: dict) -> None:
 
 async def get_order(conn: AsyncConnection, org_id: str, order_id: str) -> dict | None:
     """The order if it belongs to `org_id` (another organization's id reads as absent)."""
+    if "\x00" in order_id:  # no stored id has one; PostgreSQL refuses NUL in text
+        return None
     row = (
         await conn.execute(
             sa.select(call_orders).where(call_orders.c.id == order_id, call_orders.c.organization_id == org_id)

@@ -32,7 +32,7 @@ OrderStatus = Literal[
 
 class ConcurrencyIn(WireModel):
     key: str = Field(min_length=1, max_length=200)
-    max: int = Field(ge=1, le=10_000)
+    max: int = Field(ge=1, le=10_000, strict=True)
 
 
 class CallCreateIn(WireModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, get_args
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -29,6 +29,12 @@ def _check_text(value: object) -> None:
             _check_text(item)
 
 
+def _holds_models(annotation: object) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in get_args(annotation))
+
+
 class WireModel(BaseModel):
     """Unknown fields are refused (named in the error), never silently dropped; text that no
     database or JSON encoder stores faithfully (NUL, lone surrogates) is refused too."""
@@ -40,6 +46,9 @@ class WireModel(BaseModel):
     def _storable_text(cls, data: object) -> object:
         if isinstance(data, dict):
             for key, value in data.items():
+                field = cls.model_fields.get(key)
+                if field is not None and _holds_models(field.annotation):
+                    continue  # a nested model checks its own fields, naming them
                 try:
                     _check_text(value)
                 except ValueError as bad:
