@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, field_validator, model_validator
 
-from openrevox.schemas.common import E164, HttpUrl, TimeZoneName, WindowTime, WireModel, iso
+from openrevox.schemas.common import E164, HttpUrl, Number, TimeZoneName, WholeNumber, WindowTime, WireModel, iso
 
 DEFAULT_LLM_MODEL = {"type": "dedicated-instance", "name": "gpt-4.1"}
 DEFAULT_FIRST_SENTENCE_DELAY_MS = 400
@@ -25,19 +25,19 @@ VOICE_SPEED_RANGE = {"cartesia": (0.6, 1.5), "elevenlabs": (0.7, 1.2)}
 class CallingWindowIn(WireModel):
     calling_window_start_time: WindowTime
     calling_window_end_time: WindowTime
-    retry_delay_seconds: int = Field(ge=0, le=30 * 86400, strict=True)
+    retry_delay_seconds: WholeNumber = Field(ge=0, le=30 * 86400)
 
 
 class CallRetryConfigIn(WireModel):
     calling_windows: list[CallingWindowIn] = Field(min_length=1, max_length=24)
-    max_retry_attempts: int = Field(ge=0, le=50, strict=True)
+    max_retry_attempts: WholeNumber = Field(ge=0, le=50)
     timezone: TimeZoneName | None = None
 
 
 class VoiceIn(WireModel):
     id: str = Field(min_length=1, max_length=200)
     provider: Literal["cartesia", "elevenlabs"]
-    speed: float | None = Field(None, strict=True)
+    speed: Number | None = None
 
     @model_validator(mode="after")
     def _speed_in_provider_range(self) -> VoiceIn:
@@ -96,11 +96,11 @@ class AssistantFieldsIn(WireModel):
     end_of_call_sentence: str | None = None
     faq_items: list[FaqItemIn] | None = None
     first_sentence: str | None = None
-    first_sentence_delay_ms: int | None = Field(None, ge=0, le=60_000, strict=True)
+    first_sentence_delay_ms: WholeNumber | None = Field(None, ge=0, le=60_000)
     first_sentence_mode: Literal["generated", "static", "none"] | None = None
     ivr_navigation_enabled: StrictBool | None = None
     llm_model: LlmModelIn | None = None
-    max_call_duration_secs: float | None = Field(None, gt=0, le=4 * 3600, strict=True)
+    max_call_duration_secs: Number | None = Field(None, gt=0, le=4 * 3600)
     structured_output_config: list[StructuredOutputFieldIn] | None = None
     transfer_phone_number: E164 | None = None
     voice: VoiceIn | None = None

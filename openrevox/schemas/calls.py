@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, StrictBool, field_validator
 
 from openrevox.schemas.assistants import InlineAssistantIn
-from openrevox.schemas.common import E164, WireModel, iso
+from openrevox.schemas.common import E164, WholeNumber, WireModel, iso
 
 ORDER_STATUSES = (
     "initializing",
@@ -32,7 +32,7 @@ OrderStatus = Literal[
 
 class ConcurrencyIn(WireModel):
     key: str = Field(min_length=1, max_length=200)
-    max: int = Field(ge=1, le=10_000, strict=True)
+    max: WholeNumber = Field(ge=1, le=10_000)
 
 
 class CallCreateIn(WireModel):

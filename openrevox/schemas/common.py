@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from typing import Annotated, get_args
 
 import phonenumbers
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from openrevox.scheduling.windows import is_valid_timezone, parse_window_time
 
@@ -46,6 +47,10 @@ class WireModel(BaseModel):
     def _storable_text(cls, data: object) -> object:
         if isinstance(data, dict):
             for key, value in data.items():
+                try:
+                    _check_text(key)
+                except ValueError as bad:  # the key itself cannot be printed: name no field
+                    raise ValueError(str(bad)) from None
                 field = cls.model_fields.get(key)
                 if field is not None and _holds_models(field.annotation):
                     continue  # a nested model checks its own fields, naming them
@@ -86,7 +91,21 @@ def _http_url(value: str) -> str:
     return value
 
 
+def _refuse_text_and_bool(kind: str):  # noqa: ANN202
+    # JSON 2.0 is a whole number (the SDK types some counts as float), but true and "2" are not numbers.
+    def check(value: object) -> object:
+        if isinstance(value, bool | str):
+            raise PydanticCustomError(
+                f"{kind}_type", f"Input should be a valid {kind}, not {{given}}", {"given": type(value).__name__}
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
 E164 = Annotated[str, AfterValidator(normalize_e164)]
+WholeNumber = Annotated[int, _refuse_text_and_bool("integer")]
+Number = Annotated[float, _refuse_text_and_bool("number")]
 WindowTime = Annotated[str, AfterValidator(_window_time)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]

@@ -162,6 +162,8 @@ ROWS = [
     ("call-lone-surrogate-in-phone_number", "POST", "/call", b'{"phone_number": "\\ud800", "assistant": {"prompt": "Hi"}}', JSON, 422, "phone_number", "unicode"),
     ("call-nul-in-prompt", "POST", "/call", inline(prompt="Say\u0000hello"), None, 422, "assistant.prompt", "NUL"),
     ("call-nul-in-metadata-key", "POST", "/call", call(metadata={"crm\u0000id": "1"}), None, 422, "metadata", "NUL"),
+    # An unknown key that cannot be printed, holding text that cannot be stored: no field to name.
+    ("call-lone-surrogate-in-key-and-value", "POST", "/call", b'{"phone_number": "+14155550123", "assistant": {"prompt": "Hi"}, "x\\ud800": "\\udc00"}', JSON, 422, None, "unicode"),
     # ---- POST /assistants ---------------------------------------------------------------------
     ("assistant-missing-name", "POST", "/assistants", without(assistant(), "name"), None, 422, "name", "is required"),
     ("assistant-missing-prompt", "POST", "/assistants", without(assistant(), "prompt"), None, 422, "prompt", "is required"),

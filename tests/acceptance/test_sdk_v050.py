@@ -342,7 +342,7 @@ def test_clone_of_another_organizations_assistant_is_not_found(server):
     assert f"{mine['name']} (copy)" not in out["names"]
 
 
-# --- Shapes --------------------------------------------------------------------------------------
+# --- call.search -----------------------------------------------------------------------------------
 
 
 def test_search_filters_sorts_and_pages_call_orders(server):
