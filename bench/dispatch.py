@@ -1,27 +1,34 @@
 """Dispatcher benchmark: attempts dispatched per second and due→dial latency, with and without a
 large backlog of future orders in `call_orders`.
 
-For each backend (a fresh SQLite file, or a fresh PostgreSQL database dropped at the end) and each
-`--future` count, it migrates the schema, creates one organization (concurrency limit raised out of
-the way), bulk-loads the future orders (status `scheduled`, due days ahead), then measures the real
-`Dispatcher` against a recording stand-in carrier (dial returns at once; calls never end, as calls
-last longer than the run):
+For each backend it makes one fresh database per `--future` count (a temporary SQLite file, or a
+PostgreSQL database `openrevox_bench_<hex>` dropped WITH (FORCE) at the end), migrated with
+`run_migrations`, with one organization (concurrency limit raised out of the way) and the future
+orders bulk-loaded inside the database (`INSERT ... SELECT` over generate_series / a recursive CTE,
+status `scheduled`, due from a day ahead, one a second). Then the real `Dispatcher` runs against a
+recording stand-in carrier (dial records the instant and returns at once; calls never end, as real
+calls outlast the run), each scenario after a short warm-up drain, alternating between the
+databases so that a change in the machine's load hits both alike:
 
-* drain: `--due` orders all due at one instant before the start; `Dispatcher.tick(now)` in a loop
-  with no sleep until every one is dialed. attempts/s = due / time of the last dial; the latency
-  of each attempt (dial − start) is its wait in the backlog, so p99 ≈ the drain time.
-* steady: `--due` orders becoming due at `--rates` per second (inserted upfront, `next_attempt_at`
-  spread over time), dispatched by `Dispatcher.run()` (its own loop, `--interval` between idle
-  passes); latency = dial − next_attempt_at per attempt.
+* drain: `--due` orders (queued_for_calling) all due just before the start; `Dispatcher.tick()`
+  in a loop with no sleep (the lease heartbeat running, as in `run()`) until every one is dialed.
+  attempts/s = due / time of the last dial; each attempt's latency (dial − start) is its wait in
+  the backlog, so p99 ≈ the drain time.
+* steady: `--due` orders (scheduled) becoming due at each `--rates` per second (inserted upfront,
+  `next_attempt_at` spread over time), dispatched by `Dispatcher.run()` (its own loop, `--interval`
+  between passes); latency = dial − next_attempt_at per attempt.
 
-Both report where a tick spends its time (recover / hang-up / claim / dial phases) and how many SQL
-statements and transactions an attempt costs. The due-orders query's plan is printed (EXPLAIN
-ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite); `--explain-all` adds the other per-tick
-queries. `--profile` prints a cProfile of the drain.
+For each run it reports where a busy tick spends its time (recover / hang-up / claim / dial
+phases), the idle tick, SQL statements and commits per attempt, this process's CPU share, a
+`SELECT 1` round trip and the load average (the machine is shared), and the exceptions `tick()`
+would swallow from its dial tasks. The due-orders query's plan is printed (EXPLAIN ANALYZE on
+PostgreSQL, EXPLAIN QUERY PLAN on SQLite); `--explain-all` adds the other per-tick queries;
+`--profile` prints a cProfile of each drain. `--paused N` / `--history N` add overdue paused orders
+/ finished orders with their attempts to every database, to show what else a tick walks.
 
     .venv/bin/python bench/dispatch.py [--backend sqlite|postgres|both] [--due 1000]
-        [--future 0,1000000] [--batch 100] [--rates 200,500] [--interval 0.02]
-        [--profile] [--explain-all] [--uvloop]
+        [--future 0,1000000] [--batch 100] [--rates 200,500] [--interval 0.02] [--repeat 1]
+        [--paused 0] [--history 0] [--profile] [--explain-all] [--uvloop]
 
 Exits non-zero only when an order was not dialed, or dialed twice; missed goals are reported.
 """
@@ -42,6 +49,7 @@ import re
 import resource
 import secrets
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -196,14 +204,13 @@ PHASES = ("_recover", "_hang_up_cancelled", "_claim")
 
 
 class TickTimer:
-    """Wraps a dispatcher's tick and its phases (instance attributes shadow the methods)."""
+    """Wraps a dispatcher's tick and its phases (instance attributes shadow the methods), and sorts
+    each tick's time into busy ticks (it dialed) and idle ones (nothing due: the fixed cost a newly
+    due order waits behind)."""
 
     def __init__(self, dispatcher: Dispatcher) -> None:
-        self.seconds: defaultdict[str, float] = defaultdict(float)
-        self.ticks = 0
-        self.busy_ticks = 0
-        self.max_tick_s = 0.0
         self.dial_errors: Counter[str] = Counter()
+        self.reset()
         for name in (*PHASES, "tick"):
             setattr(dispatcher, name, self._wrap(name, getattr(dispatcher, name)))
         dial = dispatcher._dial
@@ -218,33 +225,50 @@ class TickTimer:
 
         dispatcher._dial = counted_dial
 
+    def reset(self) -> None:
+        self.busy: defaultdict[str, float] = defaultdict(float)
+        self.idle: defaultdict[str, float] = defaultdict(float)
+        self.current: defaultdict[str, float] = defaultdict(float)
+        self.busy_ticks = self.idle_ticks = 0
+        self.max_tick_s = 0.0
+
+    @property
+    def ticks(self) -> int:
+        return self.busy_ticks + self.idle_ticks
+
     def _wrap(self, name: str, method):  # noqa: ANN001, ANN202
         async def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            if name == "tick":
+                self.current = defaultdict(float)
             t0 = time.perf_counter()
-            try:
-                result = await method(*args, **kwargs)
-            finally:
-                elapsed = time.perf_counter() - t0
-                self.seconds[name] += elapsed
-                if name == "tick":
-                    self.ticks += 1
-                    self.max_tick_s = max(self.max_tick_s, elapsed)
-            if name == "tick" and result:
-                self.busy_ticks += 1
+            result = await method(*args, **kwargs)
+            elapsed = time.perf_counter() - t0
+            self.current[name] += elapsed
+            if name == "tick":
+                bucket = self.busy if result else self.idle
+                for key, value in self.current.items():
+                    bucket[key] += value
+                if result:
+                    self.busy_ticks += 1
+                else:
+                    self.idle_ticks += 1
+                self.max_tick_s = max(self.max_tick_s, elapsed)
             return result
 
         return timed
 
     def breakdown_ms(self) -> dict[str, float]:
-        """Milliseconds per tick in each phase; `dial` is the rest of the tick (dial transactions)."""
-        n = max(self.ticks, 1)
+        """Milliseconds per busy tick in each phase (`dial` is the rest: the dial transactions), and
+        the mean idle tick."""
+        n = max(self.busy_ticks, 1)
         out = {
-            "recover": self.seconds["_recover"] / n * 1000,
-            "hang_up": self.seconds["_hang_up_cancelled"] / n * 1000,
-            "claim": self.seconds["_claim"] / n * 1000,
+            "recover": self.busy["_recover"] / n * 1000,
+            "hang_up": self.busy["_hang_up_cancelled"] / n * 1000,
+            "claim": self.busy["_claim"] / n * 1000,
         }
-        out["dial"] = self.seconds["tick"] / n * 1000 - sum(out.values())
-        out["tick"] = self.seconds["tick"] / n * 1000
+        out["dial"] = self.busy["tick"] / n * 1000 - sum(out.values())
+        out["tick"] = self.busy["tick"] / n * 1000
+        out["idle_tick"] = self.idle["tick"] / self.idle_ticks * 1000 if self.idle_ticks else float("nan")
         return out
 
 
@@ -318,6 +342,7 @@ def bulk_load(
         "from_number": template["from_phone_number"],
         "fsd": template["first_sentence_delay_ms"],
         "status": status,
+        "has_due": status in ("scheduled", "queued_for_calling", "paused"),
         **{c: json.dumps(template[c]) for c in JSON_COLUMNS},
     }
     cols = ", ".join(ORDER_COLUMNS)
@@ -328,7 +353,7 @@ def bulk_load(
             "'+336' || lpad(g::text, 8, '0'), :from_number, 'outbound', :status, :created, "
             "CAST(:metadata AS jsonb), CAST(:prompt_variables AS jsonb), CAST(:call_retry_config AS jsonb), "
             ":fsd, CAST(:llm_model AS jsonb), NULL, NULL, false, NULL, NULL, 0, "
-            ":base + make_interval(secs => g), :created, :created "
+            "CASE WHEN CAST(:has_due AS boolean) THEN :base + make_interval(secs => g) END, :created, :created "
             "FROM generate_series(CAST(:lo AS int), CAST(:hi AS int)) AS g"
         )
         sql = sa.text(f"INSERT INTO call_orders ({cols}) {select}")
@@ -357,7 +382,8 @@ def bulk_load(
             ":org, :assistant_id, :assistant, '+336' || printf('%08d', i), :from_number, 'outbound', "
             ":status, :created, :metadata, :prompt_variables, :call_retry_config, :fsd, :llm_model, "
             "NULL, NULL, 0, NULL, NULL, 0, "
-            "strftime('%Y-%m-%d %H:%M:%S', :base_epoch + i, 'unixepoch') || :base_frac, :created, :created "
+            "CASE WHEN :has_due THEN strftime('%Y-%m-%d %H:%M:%S', :base_epoch + i, 'unixepoch') || :base_frac END, "
+            ":created, :created "
             "FROM g"
         )
         db.execute("BEGIN")
@@ -377,6 +403,37 @@ def bulk_load(
         db.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         db.close()
+    return time.perf_counter() - t0
+
+
+SQLITE_UUID = (
+    "lower(printf('%s-%s-4%s-%s-%s', hex(randomblob(4)), hex(randomblob(2)), "
+    "substr(hex(randomblob(2)), 2), hex(randomblob(2)), hex(randomblob(6))))"
+)
+
+
+def load_history(url: str, backend: str, template: dict, count: int) -> float:
+    """`count` finished orders, each with one completed attempt (lease released, as
+    `attempts.finish` leaves it): the history a long-lived database accumulates."""
+    if count <= 0:
+        return 0.0
+    t0 = time.perf_counter()
+    bulk_load(url, backend, template, count, datetime.now(UTC) - timedelta(days=30), "completed")
+    uuid = "gen_random_uuid()::text" if backend == "postgresql" else SQLITE_UUID
+    sql = (
+        "INSERT INTO call_attempts (id, organization_id, order_id, phone_number, status, result, started_at, "
+        "answered_at, ended_at, ended_by, created_at, attempt_number, dial_started_at, carrier_call_id) "
+        f"SELECT {uuid}, organization_id, id, to_phone_number, 'completed', 'completed', created_at, "
+        "created_at, created_at, 'user', created_at, 1, created_at, 'bench-history' "
+        "FROM call_orders WHERE status = 'completed'"
+    )
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text(sql))
+    if backend == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE call_attempts"))
+    engine.dispose()
     return time.perf_counter() - t0
 
 
@@ -403,11 +460,13 @@ async def reset_live(engine: AsyncEngine) -> None:
     """Forget the previous phase: its slots, attempts and claimed orders (the future ones stay)."""
     async with engine.begin() as conn:
         await conn.execute(sa.delete(concurrency_slots))
-        await conn.execute(sa.delete(call_attempts))
+        # The bench's attempts stay live (its calls never end) or fail; the loaded history is completed.
+        await conn.execute(sa.delete(call_attempts).where(call_attempts.c.status != "completed"))
         await conn.execute(sa.delete(call_orders).where(call_orders.c.status.in_(("calling", "queued_for_calling"))))
         await conn.execute(
             sa.delete(call_orders).where(
-                call_orders.c.status == "scheduled", call_orders.c.next_attempt_at < datetime.now(UTC) + timedelta(hours=1)
+                call_orders.c.status == "scheduled",
+                call_orders.c.next_attempt_at < datetime.now(UTC) + timedelta(hours=1),
             )
         )
 
@@ -468,12 +527,19 @@ async def explain_due(engine: AsyncEngine, batch: int) -> list[str]:
 async def explain_tick_queries(engine: AsyncEngine, org_id: str, worker: str, batch: int) -> list[str]:
     now = datetime.now(UTC)
     lines = []
-    lines += await explain(engine, "expired leases (store.expired_attempts)", dispatch_store.expired_attempts, now, batch)
     lines += await explain(
-        engine, "cancelled live attempts (store.cancelled_live_attempts)", dispatch_store.cancelled_live_attempts, worker
+        engine, "expired leases (store.expired_attempts)", dispatch_store.expired_attempts, now, batch
+    )
+    lines += await explain(
+        engine,
+        "cancelled live attempts (store.cancelled_live_attempts)",
+        dispatch_store.cancelled_live_attempts,
+        worker,
     )
     lines += await explain(engine, "live slot counts (store.live_slot_counts)", dispatch_store.live_slot_counts)
-    lines += await explain(engine, "used slots of a scope (store.used_slots)", dispatch_store.used_slots, f"org:{org_id}")
+    lines += await explain(
+        engine, "used slots of a scope (store.used_slots)", dispatch_store.used_slots, f"org:{org_id}"
+    )
     return lines
 
 
@@ -494,6 +560,7 @@ class Result:
     attempts_per_s: float
     latencies_ms: list[float]
     ticks: int
+    busy_ticks: int
     breakdown_ms: dict[str, float]
     statements_per_attempt: float
     commits_per_attempt: float
@@ -557,6 +624,12 @@ async def prepare_case(backend: str, future: int, url: str, args: argparse.Names
             datetime.now(UTC) - timedelta(seconds=args.paused + 3600), "paused",
         )  # fmt: skip
         print(f"  {backend}: {args.paused:,} overdue paused orders loaded in {paused_s:.1f} s", flush=True)
+    if args.history:
+        history_s = await asyncio.to_thread(load_history, url, engine.dialect.name, template, args.history)
+        print(
+            f"  {backend}: {args.history:,} finished orders with their attempts loaded in {history_s:.1f} s",
+            flush=True,
+        )
     await engine.dispose()  # two databases are open at once: hold connections only while measured
     return Case(backend, future, url, engine, org_id, template, load_s)
 
@@ -571,7 +644,7 @@ async def warm_up(case: Case, args: argparse.Namespace) -> None:
     deadline = time.perf_counter() + args.timeout
     async with heartbeat(dispatcher):
         while len(carrier.order_dials) < n and time.perf_counter() < deadline:
-            await dispatcher.tick(datetime.now(UTC))
+            await dispatcher.tick()
     await reset_live(case.engine)
 
 
@@ -597,7 +670,7 @@ async def drain(case: Case, args: argparse.Namespace) -> Result:
         if profiler:
             profiler.enable()
         while len(carrier.order_dials) < args.due:
-            if await dispatcher.tick(datetime.now(UTC)):
+            if await dispatcher.tick():
                 progress = time.perf_counter()
             elif time.perf_counter() - progress > args.lease + 5:
                 # An attempt whose dial transaction failed is redialed by recovery once its
@@ -637,6 +710,7 @@ async def drain(case: Case, args: argparse.Namespace) -> Result:
         attempts_per_s=len(dials) / (last - start) if dials and last > start else 0.0,
         latencies_ms=latencies,
         ticks=timer.ticks,
+        busy_ticks=timer.busy_ticks,
         breakdown_ms=timer.breakdown_ms(),
         statements_per_attempt=per_attempt,
         commits_per_attempt=commits,
@@ -672,9 +746,7 @@ async def steady(case: Case, rate: float, args: argparse.Namespace) -> Result:
     task = asyncio.create_task(dispatcher.run(), name="bench-dispatcher")
     # Count only the ticks from the first due instant on (the lead is idle polling).
     await asyncio.sleep(max(0.0, (first - datetime.now(UTC)).total_seconds()))
-    timer.seconds.clear()
-    timer.ticks = timer.busy_ticks = 0
-    timer.max_tick_s = 0.0
+    timer.reset()
     stats.reset()
     cpu0 = cpu_seconds()
     start = time.perf_counter()
@@ -701,6 +773,7 @@ async def steady(case: Case, rate: float, args: argparse.Namespace) -> Result:
         attempts_per_s=len(dials) / wall if wall else 0.0,
         latencies_ms=latencies,
         ticks=timer.ticks,
+        busy_ticks=timer.busy_ticks,
         breakdown_ms=timer.breakdown_ms(),
         statements_per_attempt=per_attempt,
         commits_per_attempt=commits,
@@ -775,7 +848,7 @@ async def run_backend(backend: str, args: argparse.Namespace) -> tuple[list[Resu
 
 
 def median(values: list[float]) -> float:
-    return percentile(values, 50) if values else float("nan")
+    return statistics.median(values) if values else float("nan")
 
 
 def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -> None:
@@ -783,16 +856,17 @@ def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -
     print(
         f"batch {args.batch}, interval {args.interval:g} s (steady), lease {args.lease:g} s, {args.due} due per "
         f"scenario, {os.cpu_count()} cores, loop {args.loop_name}, {args.repeat} run(s) each, "
-        f"{args.paused:,} overdue paused orders in every database.\n"
+        f"{args.paused:,} overdue paused orders and {args.history:,} finished orders+attempts in every database.\n"
         "drain latency = dial − start (all due before the start, so p99 ≈ drain time); "
-        "steady latency = dial − next_attempt_at.\n"
+        "steady latency = dial − next_attempt_at. ticks = all/busy; per-tick phase times are over busy ticks\n"
         "cpu = this process's CPU / wall; rt us = median `SELECT 1` round trip just before (the machine's pace); "
         "load = 1-min load average then (shared machine)."
     )
     header = (
         f"{'backend':<9} {'future rows':>11} {'scenario':<13} {'dialed':>7} {'attempts/s':>10}"
-        f" {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'ticks':>6} {'claim ms/tick':>13} {'dial ms/tick':>12}"
-        f" {'other ms/tick':>13} {'SQL/att':>7} {'commits/att':>11} {'cpu':>5} {'rt us':>6} {'load':>5}"
+        f" {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'ticks':>9} {'claim ms/tick':>13} {'dial ms/tick':>12}"
+        f" {'other ms/tick':>13} {'idle tick ms':>12} {'SQL/att':>7} {'commits/att':>11} {'cpu':>5}"
+        f" {'rt us':>6} {'load':>5}"
     )
     print(header)
     print("-" * len(header))
@@ -800,8 +874,10 @@ def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -
         b = r.breakdown_ms
         print(
             f"{r.backend:<9} {r.future:>11,} {r.scenario:<13} {r.dialed:>7} {r.attempts_per_s:>10.1f}"
-            f" {r.p(50):>8.1f} {r.p(99):>8.1f} {max(r.latencies_ms, default=float('nan')):>8.1f} {r.ticks:>6}"
-            f" {b['claim']:>13.2f} {b['dial']:>12.2f} {b['recover'] + b['hang_up']:>13.2f}"
+            f" {r.p(50):>8.1f} {r.p(99):>8.1f} {max(r.latencies_ms, default=float('nan')):>8.1f}"
+            f" {f'{r.ticks}/{r.busy_ticks}':>9} {b['claim']:>13.2f} {b['dial']:>12.2f}"
+            f" {b['recover'] + b['hang_up']:>13.2f}"
+            f" {b['idle_tick']:>12.2f}"
             f" {r.statements_per_attempt:>7.1f} {r.commits_per_attempt:>11.1f} {r.cpu_share:>5.0%}"
             f" {r.roundtrip_us:>6.0f} {r.loadavg:>5.1f}"
         )
@@ -811,16 +887,15 @@ def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -
         groups[(r.backend, r.future, r.scenario)].append(r)
 
     def agg(runs: list[Result]) -> tuple[float, float, float, float]:
-        latencies = [x for r in runs for x in r.latencies_ms]
         return (
             median([r.attempts_per_s for r in runs]),
-            percentile(latencies, 50),
-            percentile(latencies, 99),
+            median([r.p(50) for r in runs]),
+            median([r.p(99) for r in runs]),
             median([r.breakdown_ms["claim"] for r in runs]),
         )
 
     print()
-    print("summary (attempts/s and claim ms/tick: median of runs; p50/p99: over all runs' attempts)")
+    print("summary (median over the runs of each run's attempts/s, p50, p99 and claim ms per busy tick)")
     header = (
         f"{'backend':<9} {'scenario':<13} {'future rows':>11} {'load s':>7} {'attempts/s':>10} {'p50 ms':>8}"
         f" {'p99 ms':>8} {'claim ms/tick':>13} {'vs 0 future':>12}  goals"
@@ -858,21 +933,28 @@ def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -
         verdicts.append(goals)
 
     print()
-    print("where a tick's time goes (ms per tick: recover + hang-up + claim + dial; statement times are")
+    print("where a busy tick's time goes (ms: recover + hang-up + claim + dial; statement times are")
     print("summed over concurrent connections and include waiting for the event loop, so they exceed wall time):")
     for r in results:
         b = r.breakdown_ms
         print(
             f"  {r.backend} {r.future:,} future {r.scenario}: tick {b['tick']:.2f} = recover {b['recover']:.2f} + "
-            f"hang-up {b['hang_up']:.2f} + claim {b['claim']:.2f} + dial {b['dial']:.2f}; max tick {r.max_tick_ms:.1f} ms"
+            f"hang-up {b['hang_up']:.2f} + claim {b['claim']:.2f} + dial {b['dial']:.2f}; "
+            f"max tick {r.max_tick_ms:.1f} ms"
         )
         print("    " + ", ".join(f"{kind} ×{count} {ms:.0f} ms" for kind, count, ms in r.top_statements))
     for r in results:
         for error, count in r.dial_errors.items():
-            print(f"  {r.backend} {r.future:,} future {r.scenario}: {count} dial task(s) raised (swallowed by tick): {error}")
+            print(
+                f"  {r.backend} {r.future:,} future {r.scenario}: {count} dial task(s) raised "
+                f"(swallowed by tick): {error}"
+            )
     for r in results:
         if r.dialed < r.due or r.double_dials:
-            print(f"ERROR {r.backend} {r.future:,} {r.scenario}: {r.dialed}/{r.due} dialed, {r.double_dials} dialed twice")
+            print(
+                f"ERROR {r.backend} {r.future:,} {r.scenario}: {r.dialed}/{r.due} dialed, "
+                f"{r.double_dials} dialed twice"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -886,6 +968,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lease", type=float, default=15.0, help="the dispatcher's lease seconds")
     parser.add_argument(
         "--paused", type=int, default=0, help="also load this many paused orders, overdue, into every database"
+    )
+    parser.add_argument(
+        "--history", type=int, default=0,
+        help="also load this many finished orders, each with a completed attempt, into every database",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of every scenario on every database")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a scenario counts as stalled")

@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = settings.resolved_database_url
         await asyncio.to_thread(run_migrations, url)
-        app.state.engine = create_engine(url)
+        app.state.engine = create_engine(url, settings.db_pool_size)
         await ensure_api_key(app, settings)
         services = BackgroundServices(app.state.engine, settings)
         if run_services:

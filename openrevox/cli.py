@@ -32,7 +32,7 @@ async def _run_worker() -> None:
     settings = get_settings()
     url = settings.resolved_database_url
     await asyncio.to_thread(run_migrations, url)
-    engine = create_engine(url)
+    engine = create_engine(url, settings.db_pool_size)
     services = BackgroundServices(engine, settings)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -55,7 +55,7 @@ async def _create_key(org: str) -> str:
 
     url = get_settings().resolved_database_url
     await asyncio.to_thread(run_migrations, url)
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=1)
     try:
         async with engine.begin() as conn:
             return await create_key(conn, org)

@@ -21,7 +21,9 @@ def sync_url(url: str) -> str:
     return url.replace("sqlite+aiosqlite", "sqlite")
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """`pool_size` bounds PostgreSQL connections per process (twice that under bursts): keep
+    processes x 2 x pool_size under the server's max_connections."""
     if is_sqlite(url):
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
@@ -29,7 +31,7 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _set_sqlite_pragmas(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _set_sqlite_pragmas(engine: sa.Engine) -> None:

@@ -70,7 +70,7 @@ async def _finish(conn: AsyncConnection, attempt_id: str, at: datetime, values: 
         return False
     await dispatch_store.release_slots(conn, attempt_id)
     attempt = await store.get_attempt(conn, attempt_id)
-    order = await store.get_order_by_id(conn, attempt["order_id"])
+    order = await store.get_order_by_id(conn, attempt["order_id"], lock=True)
     await _decide_next(conn, order, attempt, at)
     return True
 

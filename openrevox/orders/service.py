@@ -125,8 +125,8 @@ async def render_many(conn: AsyncConnection, orders: list[dict]) -> list[dict]:
     ]
 
 
-async def fetch_order(conn: AsyncConnection, org_id: str, order_id: str) -> dict:
-    order = await store.get_order(conn, org_id, order_id)
+async def fetch_order(conn: AsyncConnection, org_id: str, order_id: str, *, lock: bool = False) -> dict:
+    order = await store.get_order(conn, org_id, order_id, lock=lock)
     if order is None:
         raise NotFound(f"No call with id '{order_id}'", param="id")
     return order
@@ -147,7 +147,7 @@ async def search(conn: AsyncConnection, org_id: str, body: CallSearchIn) -> dict
 
 async def cancel(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
     """Pending attempts never start; a live attempt is hung up by the process that holds it."""
-    order = await fetch_order(conn, org_id, order_id)
+    order = await fetch_order(conn, org_id, order_id, lock=True)
     if order["status"] in TERMINAL_STATUSES:
         raise BadRequest(f"The call is already {order['status']}; it cannot be cancelled", param="id")
     await store.set_order_status(conn, order_id, "cancelled", now or utcnow(), next_attempt_at=None)
@@ -155,7 +155,7 @@ async def cancel(conn: AsyncConnection, org_id: str, order_id: str, now: datetim
 
 async def pause(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
     """A live attempt finishes; no new attempt starts until resume."""
-    order = await fetch_order(conn, org_id, order_id)
+    order = await fetch_order(conn, org_id, order_id, lock=True)
     if order["status"] in TERMINAL_STATUSES:
         raise BadRequest(f"The call is already {order['status']}; it cannot be paused", param="id")
     if order["status"] != "paused":
@@ -163,7 +163,7 @@ async def pause(conn: AsyncConnection, org_id: str, order_id: str, now: datetime
 
 
 async def resume(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
-    order = await fetch_order(conn, org_id, order_id)
+    order = await fetch_order(conn, org_id, order_id, lock=True)
     if order["status"] != "paused":
         raise BadRequest(f"The call is {order['status']}, not paused; only a paused call can be resumed", param="id")
     now = now or utcnow()

@@ -15,15 +15,15 @@ async def insert_order(conn: AsyncConnection, values: dict) -> None:
     await conn.execute(sa.insert(call_orders).values(**values))
 
 
-async def get_order(conn: AsyncConnection, org_id: str, order_id: str) -> dict | None:
-    """The order if it belongs to `org_id` (another organization's id reads as absent)."""
+async def get_order(conn: AsyncConnection, org_id: str, order_id: str, *, lock: bool = False) -> dict | None:
+    """The order if it belongs to `org_id` (another organization's id reads as absent); with
+    `lock`, locked until the transaction ends (PostgreSQL)."""
     if "\x00" in order_id:  # no stored id has one; PostgreSQL refuses NUL in text
         return None
-    row = (
-        await conn.execute(
-            sa.select(call_orders).where(call_orders.c.id == order_id, call_orders.c.organization_id == org_id)
-        )
-    ).first()
+    query = sa.select(call_orders).where(call_orders.c.id == order_id, call_orders.c.organization_id == org_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     return row._asdict() if row else None
 
 
@@ -149,8 +149,13 @@ async def get_attempt(conn: AsyncConnection, attempt_id: str) -> dict | None:
     return row._asdict() if row else None
 
 
-async def get_order_by_id(conn: AsyncConnection, order_id: str) -> dict | None:
-    row = (await conn.execute(sa.select(call_orders).where(call_orders.c.id == order_id))).first()
+async def get_order_by_id(conn: AsyncConnection, order_id: str, *, lock: bool = False) -> dict | None:
+    """With `lock`, the row stays locked until the transaction ends (PostgreSQL), so a cancel or
+    pause committed meanwhile is not overwritten by a decision taken on a stale read."""
+    query = sa.select(call_orders).where(call_orders.c.id == order_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     return row._asdict() if row else None
 
 
@@ -167,14 +172,22 @@ async def advance_attempt(
     return result.rowcount == 1
 
 
-async def start_dial(conn: AsyncConnection, attempt_id: str, owner: str, now: datetime) -> bool:
+async def start_dial(
+    conn: AsyncConnection, attempt_id: str, owner: str, now: datetime, lease_expires_at: datetime
+) -> bool:
     """Record that the carrier is about to be asked to dial; False if this process no longer
     holds the attempt or it was already dialed."""
     a = call_attempts.c
     result = await conn.execute(
         sa.update(call_attempts)
-        .where(a.id == attempt_id, a.lease_owner == owner, a.dial_started_at.is_(None), a.status == "queued")
-        .values(dial_started_at=now, started_at=now)
+        .where(
+            a.id == attempt_id,
+            a.lease_owner == owner,
+            a.lease_expires_at > now,
+            a.dial_started_at.is_(None),
+            a.status == "queued",
+        )
+        .values(dial_started_at=now, started_at=now, lease_expires_at=lease_expires_at)
     )
     return result.rowcount == 1
 

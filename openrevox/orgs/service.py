@@ -85,7 +85,11 @@ async def ensure_key(conn: AsyncConnection, org_name: str, plaintext: str) -> bo
     if await store.key_exists(conn, hash_key(plaintext)):
         return False
     org_id = await ensure_organization(conn, org_name)
-    await add_key(conn, org_id, plaintext)
+    try:
+        async with conn.begin_nested():
+            await add_key(conn, org_id, plaintext)
+    except IntegrityError:  # another process starting at the same moment added it
+        return False
     return True
 
 

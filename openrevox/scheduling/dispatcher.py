@@ -1,7 +1,8 @@
 """The dispatcher: claims due attempts, dials them, keeps their leases, recovers the lost.
 
 One instance runs in `openrevox serve` and in every `openrevox worker`; any number of them share one
-database. A pass is `tick(now)`, so tests drive it without sleeping:
+database. A pass is `tick()`; every instant it records comes from the `clock` it was given, so
+tests drive days of calls with a fake clock, without sleeping:
 
 1. recover: live attempts whose lease expired (their process died) — never dialed: this process
    takes the lease and dials them; dialed: closed as `error` / `non_classified_error`, retried
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,7 +64,9 @@ class Dispatcher:
         interval: float,
         batch: int,
         worker: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self.clock = clock
         self.engine = engine
         self.carrier = carrier
         self.org_limit = org_limit
@@ -72,6 +76,7 @@ class Dispatcher:
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
         self._dials: set[asyncio.Task] = set()
+        self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
 
     # -- loop -------------------------------------------------------------------------------
 
@@ -80,7 +85,7 @@ class Dispatcher:
         try:
             while not self._stop.is_set():
                 try:
-                    claimed = await self.tick(datetime.now(UTC))
+                    claimed = await self.tick()
                 except Exception:  # a database hiccup must not kill the loop; the next pass retries
                     log.exception("dispatcher pass failed")
                     claimed = 0
@@ -101,18 +106,21 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
+                running = self._dialing | self.carrier.live_calls()
                 async with self.engine.begin() as conn:
-                    await store.renew_leases(conn, self.worker, datetime.now(UTC) + self.lease)
+                    await store.renew_leases(conn, self.worker, self.clock() + self.lease, running)
             except Exception:
                 log.exception("lease renewal failed")
 
-    async def tick(self, now: datetime) -> int:
+    async def tick(self) -> int:
         """One pass; returns how many attempts it dialed (or handed to the carrier)."""
+        now = self.clock()
         to_dial = await self._recover(now)
         await self._hang_up_cancelled()
         to_dial += await self._claim(now)
         for claimed in to_dial:
-            task = asyncio.create_task(self._dial(claimed, now))
+            self._dialing.add(claimed.attempt["id"])
+            task = asyncio.create_task(self._dial(claimed))
             self._dials.add(task)
             task.add_done_callback(self._dials.discard)
         if to_dial:
@@ -168,11 +176,12 @@ class Dispatcher:
             "status": "queued",
             "attempt_number": order["calls_count"] + 1,
             "lease_owner": self.worker,
-            "lease_expires_at": now + self.lease,
+            "lease_expires_at": self.clock() + self.lease,  # from the claim's commit, not the pass start
             "created_at": now,
         }
         await store.insert_attempt(conn, attempt)
-        for scope, limit in scopes:
+        for scope, limit in scopes:  # the organization's scope first
+            await store.lock_scope(conn, scope)
             used = await store.used_slots(conn, scope)
             free = next((n for n in range(limit) if n not in used), None)
             if free is None or len(used) >= limit:
@@ -182,14 +191,21 @@ class Dispatcher:
 
     # -- dial -------------------------------------------------------------------------------
 
-    async def _dial(self, claimed: Claimed, now: datetime) -> None:
+    async def _dial(self, claimed: Claimed) -> None:
+        try:
+            await self._dial_one(claimed)
+        finally:
+            self._dialing.discard(claimed.attempt["id"])
+
+    async def _dial_one(self, claimed: Claimed) -> None:
         attempt, order = claimed.attempt, claimed.order
+        now = self.clock()
         async with self.engine.begin() as conn:
             current = await orders_store.get_order_by_id(conn, order["id"])
             if current["status"] in ("paused", "cancelled"):
                 await attempts.abandon_undialed(conn, attempt, now)
                 return
-            if not await orders_store.start_dial(conn, attempt["id"], self.worker, now):
+            if not await orders_store.start_dial(conn, attempt["id"], self.worker, now, now + self.lease):
                 return
             await orders_store.update_order(conn, order["id"], {"calls_count": current["calls_count"] + 1})
         request = DialRequest(
@@ -205,12 +221,12 @@ class Dispatcher:
             carrier_call_id = await self.carrier.dial(request)
         except DialFailed as failure:
             async with self.engine.begin() as conn:
-                await attempts.failed(conn, attempt["id"], now, failure.dial_error)
+                await attempts.failed(conn, attempt["id"], self.clock(), failure.dial_error)
             return
         except Exception:
             log.exception("carrier failed to dial attempt %s", attempt["id"])
             async with self.engine.begin() as conn:
-                await attempts.failed(conn, attempt["id"], now, "non_classified_error", "system")
+                await attempts.failed(conn, attempt["id"], self.clock(), "non_classified_error", "system")
             return
         async with self.engine.begin() as conn:
             await orders_store.advance_attempt(

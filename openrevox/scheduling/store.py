@@ -65,6 +65,14 @@ async def live_slot_counts(conn: AsyncConnection) -> dict[str, int]:
     return {scope: count for scope, count in rows}
 
 
+async def lock_scope(conn: AsyncConnection, scope: str) -> None:
+    """On PostgreSQL, claimers of one scope take turns until their transaction ends, so two of
+    them never insert each other's free slot (a deadlock) — callers lock the organization's scope
+    first, which orders all locks. SQLite has a single writer already."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(scope))))
+
+
 async def used_slots(conn: AsyncConnection, scope: str) -> set[int]:
     rows = await conn.execute(sa.select(concurrency_slots.c.slot).where(concurrency_slots.c.scope == scope))
     return {r.slot for r in rows}
@@ -112,12 +120,14 @@ async def insert_attempt(conn: AsyncConnection, values: dict) -> None:
     await conn.execute(sa.insert(call_attempts).values(**values))
 
 
-async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime) -> int:
-    """The heartbeat: extend every live attempt this process holds."""
+async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, attempt_ids: set[str]) -> int:
+    """The heartbeat: extend the live attempts this process holds and still runs."""
+    if not attempt_ids:
+        return 0
     a = call_attempts.c
     result = await conn.execute(
         sa.update(call_attempts)
-        .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT))
+        .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), a.id.in_(attempt_ids))
         .values(lease_expires_at=expires_at)
     )
     return result.rowcount

@@ -56,6 +56,10 @@ class Carrier(Protocol):
         """End a live call of this process (no-op if it already ended)."""
         ...
 
+    def live_calls(self) -> set[str]:
+        """Attempt ids whose call this process runs now (their leases are renewed)."""
+        ...
+
     async def close(self) -> None:
         """Stop every call this process runs (shutdown)."""
         ...

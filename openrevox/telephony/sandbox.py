@@ -94,6 +94,10 @@ class SandboxCarrier:
         except Exception:  # a failed write here is recovered by lease expiry; say why
             log.exception("sandbox call %s failed", attempt_id)
 
+    def live_calls(self) -> set[str]:
+        """Attempts whose call this process is playing."""
+        return set(self._calls)
+
     async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
         task = self._calls.pop(attempt_id, None)
         if task is None:

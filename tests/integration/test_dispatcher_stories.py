@@ -1,5 +1,5 @@
 """Multi-day call-order stories driven through the real dispatcher and database with a fixed
-clock: `Dispatcher.tick(now)` claims and dials, a scripted carrier reports what the callee did at
+clock: `Dispatcher.tick()` on a set clock claims and dials, a scripted carrier reports what the callee did at
 chosen instants, so three days of retries run in milliseconds."""
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class ScriptedCarrier:
     async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
         pass
 
+    def live_calls(self) -> set[str]:
+        return set()
+
     async def close(self) -> None:
         pass
 
@@ -55,25 +58,41 @@ async def order_state(engine, order_id: str) -> dict:
         return await orders.render(conn, order)
 
 
-def dispatcher(engine, carrier) -> Dispatcher:
-    return Dispatcher(engine, carrier, org_limit=20, lease_seconds=3600, interval=0.01, batch=50)
+class Clock:
+    """The stories' clock: set it, then tick."""
+
+    def __init__(self) -> None:
+        self.now = utc("2026-01-01T00:00")
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def dispatcher(engine, carrier, clock: Clock, lease_seconds: float = 3600) -> Dispatcher:
+    return Dispatcher(engine, carrier, org_limit=20, lease_seconds=lease_seconds, interval=0.01, batch=50, clock=clock)
+
+
+async def tick_at(d: Dispatcher, clock: Clock, now: datetime) -> int:
+    clock.now = now
+    return await d.tick()
 
 
 def test_paris_voicemail_is_retried_inside_windows_over_three_days(run):
     # Paris, default windows (10:00-18:00 local, 2 h delay, 3 retries), placed Friday 19:00 Paris.
     async def story(engine):
         carrier, events = ScriptedCarrier(), DatabaseCallEvents(engine)
-        d = dispatcher(engine, carrier)
+        clock = Clock()
+        d = dispatcher(engine, carrier, clock)
         order_id = await place(engine, utc("2026-11-27T18:00"), phone_number="+33142685300",
                                assistant={"prompt": "Hello"})  # fmt: skip
         assert (await order_state(engine, order_id))["status"] == "scheduled"
-        assert await d.tick(utc("2026-11-28T08:59")) == 0  # Saturday 09:59 Paris: not yet
+        assert await tick_at(d, clock, utc("2026-11-28T08:59")) == 0  # Saturday 09:59 Paris: not yet
 
         dial_times = []
         # Each attempt reaches voicemail and ends one minute after it was dialed.
         for now in (utc("2026-11-28T09:00"), utc("2026-11-28T11:01"), utc("2026-11-28T13:02"), utc("2026-11-28T15:03")):
-            assert await d.tick(now - timedelta(seconds=1)) == 0
-            assert await d.tick(now) == 1
+            assert await tick_at(d, clock, now - timedelta(seconds=1)) == 0
+            assert await tick_at(d, clock, now) == 1
             dial_times.append(now)
             attempt_id = carrier.dials[-1].attempt_id
             await events.answered(attempt_id, now, "voicemail")
@@ -91,17 +110,18 @@ def test_retry_that_falls_after_the_window_moves_to_next_morning(run):
     # New York, one window 9am-5pm with a 1 h delay: a busy at 16:30 retries at 9:00 next day.
     async def story(engine):
         carrier = ScriptedCarrier(dial_errors={1: "busy"})
-        d = dispatcher(engine, carrier)
+        clock = Clock()
+        d = dispatcher(engine, carrier, clock)
         config = {"calling_windows": [{"calling_window_start_time": "9am", "calling_window_end_time": "5pm",
                                        "retry_delay_seconds": 3600}], "max_retry_attempts": 1}  # fmt: skip
         order_id = await place(engine, utc("2026-11-25T21:30"), phone_number="+12125550123",
                                assistant={"prompt": "Hi", "call_retry_config": config})  # fmt: skip
-        assert await d.tick(utc("2026-11-25T21:30")) == 1  # 16:30 New York
+        assert await tick_at(d, clock, utc("2026-11-25T21:30")) == 1  # 16:30 New York
         call = await order_state(engine, order_id)
         assert call["status"] == "scheduled"
         assert call["call_attempts"][0]["dial_error"] == "busy"
-        assert await d.tick(utc("2026-11-26T13:59")) == 0  # 08:59 New York
-        assert await d.tick(utc("2026-11-26T14:00")) == 1  # 09:00 New York
+        assert await tick_at(d, clock, utc("2026-11-26T13:59")) == 0  # 08:59 New York
+        assert await tick_at(d, clock, utc("2026-11-26T14:00")) == 1  # 09:00 New York
         await DatabaseCallEvents(engine).answered(carrier.dials[-1].attempt_id, utc("2026-11-26T14:00"), "human")
         await DatabaseCallEvents(engine).ended(carrier.dials[-1].attempt_id, utc("2026-11-26T14:05"), "user", None)
         assert (await order_state(engine, order_id))["status"] == "completed"
@@ -112,21 +132,22 @@ def test_retry_that_falls_after_the_window_moves_to_next_morning(run):
 def test_concurrency_key_holds_orders_until_a_slot_frees(run):
     async def story(engine):
         carrier, events = ScriptedCarrier(), DatabaseCallEvents(engine)
-        d = dispatcher(engine, carrier)
+        clock = Clock()
+        d = dispatcher(engine, carrier, clock)
         now = utc("2026-11-25T15:00")
         ids = [
             await place(engine, now, phone_number="+12125550123", force_now=True,
                         assistant={"prompt": "Hi"}, concurrency={"key": "team", "max": 2})  # fmt: skip
             for _ in range(5)
         ]
-        assert await d.tick(now) == 2
+        assert await tick_at(d, clock, now) == 2
         states = [(await order_state(engine, i))["status"] for i in ids]
         assert sorted(states) == ["calling", "calling", "queued_for_calling", "queued_for_calling", "queued_for_calling"]
-        assert await d.tick(now) == 0  # still full
+        assert await tick_at(d, clock, now) == 0  # still full
         first = carrier.dials[0].attempt_id
         await events.answered(first, now, "human")
         await events.ended(first, now + timedelta(seconds=30), "user", None)
-        assert await d.tick(now + timedelta(seconds=31)) == 1  # the freed slot is used at once
+        assert await tick_at(d, clock, now + timedelta(seconds=31)) == 1  # the freed slot is used at once
 
     run(story)
 
@@ -134,21 +155,23 @@ def test_concurrency_key_holds_orders_until_a_slot_frees(run):
 def test_lost_process_attempts_are_recovered_without_dialing_twice(run):
     async def story(engine):
         now = utc("2026-11-25T15:00")
-        crashed = Dispatcher(engine, ScriptedCarrier(), org_limit=20, lease_seconds=5, interval=0.01, batch=50)
+        clock = Clock()
+        clock.now = now
+        crashed = dispatcher(engine, ScriptedCarrier(), clock, lease_seconds=5)
         never_dialed = await place(engine, now, phone_number="+12125550123", force_now=True, assistant={"prompt": "x"})
         # The "crashed" process claims the order but dies before dialing: only its claim exists.
         [claimed] = await crashed._claim(now)
         assert claimed.order["id"] == never_dialed
 
         survivor_carrier = ScriptedCarrier()
-        survivor = Dispatcher(engine, survivor_carrier, org_limit=20, lease_seconds=5, interval=0.01, batch=50)
-        assert await survivor.tick(now + timedelta(seconds=4)) == 0  # lease still held
-        assert await survivor.tick(now + timedelta(seconds=6)) == 1  # expired: the survivor dials it
+        survivor = dispatcher(engine, survivor_carrier, clock, lease_seconds=5)
+        assert await tick_at(survivor, clock, now + timedelta(seconds=4)) == 0  # lease still held
+        assert await tick_at(survivor, clock, now + timedelta(seconds=6)) == 1  # expired: the survivor dials it
         assert [r.attempt_id for r in survivor_carrier.dials] == [claimed.attempt["id"]]
 
         # Now the survivor dies mid-call: after its lease expires the attempt is closed, not redialed.
-        third = Dispatcher(engine, ScriptedCarrier(), org_limit=20, lease_seconds=5, interval=0.01, batch=50)
-        assert await third.tick(now + timedelta(seconds=20)) == 0
+        third = dispatcher(engine, ScriptedCarrier(), clock, lease_seconds=5)
+        assert await tick_at(third, clock, now + timedelta(seconds=20)) == 0
         call = await order_state(engine, never_dialed)
         assert call["call_attempts"][0]["status"] == "error"
         assert call["call_attempts"][0]["dial_error"] == "non_classified_error"
