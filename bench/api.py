@@ -73,7 +73,12 @@ class HttpConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(ConnectionClosed(str(exc) if exc else "server closed the connection"))
+            parsed = self._parse()  # a response delimited by the close itself
+            if parsed is not None:
+                self.waiter.set_result(parsed)
+            else:
+                reason = str(exc) if exc else "server closed the connection"
+                self.waiter.set_exception(ConnectionClosed(reason))
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -93,7 +98,10 @@ class HttpConnection(asyncio.Protocol):
         status = int(head[9:12])
         start = end + 4
         i = head.find(b"\r\ncontent-length:")
-        if i >= 0:
+        if status in (204, 304) or 100 <= status < 200:
+            body = b""
+            del buf[:start]
+        elif i >= 0:
             j = head.find(b"\r\n", i + 2)
             length = int(head[i + 17 : j if j >= 0 else len(head)])
             if len(buf) < start + length:
@@ -283,7 +291,7 @@ async def run_phase(
     window, so requests still in flight at the deadline (drained afterwards) count for neither."""
     result = PhaseResult(backend, phase)
     loop = asyncio.get_running_loop()
-    conns = [await connect(host, port) for _ in range(concurrency)]
+    conns: list[HttpConnection | None] = [None] * concurrency
     measure_from = loop.time() + warmup_s
     deadline = measure_from + seconds
 
@@ -296,8 +304,9 @@ async def run_phase(
             n += 1
             t0 = perf()
             try:
-                if conn.closed or not conn.keep_alive:
-                    conn.close()
+                if conn is None or conn.closed or not conn.keep_alive:
+                    if conn is not None:
+                        conn.close()
                     conn = conns[index] = await connect(host, port)
                 status, body = await conn.request(make_request(index, n))
             except (OSError, ConnectionClosed) as exc:
@@ -340,7 +349,8 @@ async def run_phase(
             result.errors += 1
             result.error_samples.append(f"client error: {task.exception()!r}")
     for conn in conns:
-        conn.close()
+        if conn is not None:
+            conn.close()
     (t0, client0, server0, db0, busy0), (t1, client1, server1, db1, busy1) = marks
     result.wall_s = t1 - t0
     result.client_cpu_s = client1 - client0
@@ -477,8 +487,15 @@ def postgres_database(admin_url: str):
     try:
         yield urllib.parse.urlunsplit(parts._replace(path="/" + name))
     finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(5):  # the server just stopped: its connection slots free up shortly
+            try:
+                with psycopg.connect(admin_url, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                break
+            except psycopg.OperationalError as exc:
+                if attempt == 4:
+                    print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
+                time.sleep(1)
 
 
 def serve_supports_workers() -> bool:
@@ -490,7 +507,6 @@ def serve_supports_workers() -> bool:
 
 @contextmanager
 def running_server(database_url: str, workdir: Path, key: str, workers: int):
-    port = free_port()
     env = {
         **os.environ,
         "OPENREVOX_DATABASE_URL": database_url,
@@ -498,21 +514,35 @@ def running_server(database_url: str, workdir: Path, key: str, workers: int):
         "OPENREVOX_API_KEY": key,
         "PYTHONUNBUFFERED": "1",
     }
+    log_path = workdir / "server.log"
+    if workers > 1:
+        # Workers that start together race to insert the API key (UNIQUE api_keys.key_hash) and
+        # the loser exits; one single-process start first migrates and stores the key for all.
+        single = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log"]
+        with _server(single, env, workdir / "bootstrap.log"):
+            pass
     if workers <= 1:
-        cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--port", str(port), "--no-access-log"]
+        cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log"]
     elif serve_supports_workers():
-        cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--port", str(port), "--no-access-log",
-               "--workers", str(workers)]  # fmt: skip
+        cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log", "--workers", str(workers)]
     else:
         # `openrevox serve` has no --workers yet: the same app through uvicorn's own CLI.
         print(f"note: `openrevox serve` has no --workers; running uvicorn --factory with {workers} workers")
         cmd = [PYTHON, "-m", "uvicorn", "openrevox.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--port", str(port), "--no-access-log", "--workers", str(workers)]  # fmt: skip
-    log_path = workdir / "server.log"
+               "--no-access-log", "--workers", str(workers)]  # fmt: skip
+    with _server(cmd, env, log_path, workers) as started:
+        yield started
+
+
+@contextmanager
+def _server(cmd: list[str], env: dict[str, str], log_path: Path, workers: int = 1):
+    port = free_port()
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [*cmd, "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
-        wait_ready(proc, port, log_path)
+        wait_ready(proc, port, log_path, workers)
         yield proc, port
     finally:
         proc.terminate()
@@ -523,7 +553,10 @@ def running_server(database_url: str, workdir: Path, key: str, workers: int):
             proc.wait()
 
 
-def wait_ready(proc: subprocess.Popen, port: int, log_path: Path, timeout: float = 60.0) -> None:
+def wait_ready(
+    proc: subprocess.Popen, port: int, log_path: Path, workers: int = 1, timeout: float = 60.0
+) -> None:
+    """GET /health answers 200 and, with several workers, every one has logged its start-up."""
     deadline = time.monotonic() + timeout
     request = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     while time.monotonic() < deadline:
@@ -532,7 +565,9 @@ def wait_ready(proc: subprocess.Popen, port: int, log_path: Path, timeout: float
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
                 s.sendall(request)
-                if s.recv(64).startswith(b"HTTP/1.1 200"):
+                if s.recv(64).startswith(b"HTTP/1.1 200") and (
+                    workers <= 1 or log_path.read_text().count("Application startup complete") >= workers
+                ):
                     return
         except OSError:
             pass
@@ -584,21 +619,28 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[PhaseResult]:
             with postgres_database(args.postgres_url) as url:
                 dbname = urllib.parse.urlsplit(url).path.lstrip("/")
                 with running_server(url, workdir, key, args.workers) as (proc, port):
-                    results = run_in_loop(bench_server(backend, "127.0.0.1", port, key, proc.pid, dbname, args))
+                    results = run_in_loop(
+                        bench_server(backend, "127.0.0.1", port, key, proc.pid, dbname, args)
+                    )
         if any(r.errors for r in results):
             server_errors(backend, workdir / "server.log")
         return results
+    except Exception:
+        server_errors(backend, workdir / "server.log")
+        raise
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_LOGS"):
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def server_errors(backend: str, log_path: Path, limit: int = 5) -> None:
     """The distinct exception lines of the server's log, so a failed run says why."""
     seen: dict[str, int] = {}
     for line in log_path.read_text(errors="replace").splitlines():
-        if line and not line.startswith((" ", "\t", "Traceback", "INFO", "The above", "During handling")) and (
-            "Error" in line or "Exception" in line
-        ):
+        skip = (" ", "\t", "Traceback", "INFO", "The above", "During handling")
+        if line and not line.startswith(skip) and ("Error" in line or "Exception" in line):
             seen[line] = seen.get(line, 0) + 1
     for line, count in list(seen.items())[-limit:]:
         print(f"server log ({backend}, {count}x): {line[:300]}")
@@ -670,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get("OPENREVOX_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        default=os.environ.get(
+            "OPENREVOX_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
         help="admin URL used to create and drop the benchmark database",
     )
     parser.add_argument(
