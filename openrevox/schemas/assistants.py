@@ -161,6 +161,28 @@ def assistant_defaults() -> dict:
     }
 
 
+ALL_DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+def render_retry_config(config: dict | None) -> dict | None:
+    """A retry config as SDK 0.2+ also reads it: we call on every day and never twice in a row."""
+    if config is None:
+        return None
+    return {"allowed_days": ALL_DAYS, "call_twice_in_a_row": False, **config}
+
+
+# Assistant fields SDK 0.5.0 requires, at the values that say what openrevox does: no SMS, no
+# thinking sounds, full background volume, one standalone assistant.
+LATER_SDK_ASSISTANT_FIELDS = {
+    "type": "standalone",
+    "background_sound_volume": 1.0,
+    "sms_enabled": False,
+    "stt_model": "stt-rt-v4",
+    "thinking_sound_probability": 0.0,
+    "thinking_sound_volume": 0.0,
+}
+
+
 def render_faq_item(item: dict) -> dict:
     return {
         "id": item["id"],
@@ -180,7 +202,7 @@ def render_assistant(row: dict, faq_items: list[dict]) -> dict:
         "prompt": row["prompt"],
         "background_sound": row["background_sound"],
         "calendly": row["calendly"],
-        "call_retry_config": row["call_retry_config"],
+        "call_retry_config": render_retry_config(row["call_retry_config"]),
         "end_of_call_sentence": row["end_of_call_sentence"],
         "first_sentence": row["first_sentence"],
         "first_sentence_delay_ms": row["first_sentence_delay_ms"],
@@ -197,4 +219,5 @@ def render_assistant(row: dict, faq_items: list[dict]) -> dict:
         "pending_faq_count": sum(1 for item in faq_items if item.get("needs_human_answer")),
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
+        **LATER_SDK_ASSISTANT_FIELDS,
     }

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, StrictBool, field_validator
 
-from openrevox.schemas.assistants import InlineAssistantIn
+from openrevox.schemas.assistants import InlineAssistantIn, render_retry_config
 from openrevox.schemas.common import E164, WholeNumber, WireModel, iso
 
 ORDER_STATUSES = (
@@ -121,7 +121,7 @@ def render_call(order: dict, attempts: list[dict]) -> dict:
         "assistant": order["assistant"],
         "call_attempts": attempts,
         "last_call_attempt": attempts[0] if attempts else None,
-        "call_retry_config": order["call_retry_config"],
+        "call_retry_config": render_retry_config(order["call_retry_config"]),
         "calls_count": order["calls_count"],
         "campaign": order.get("campaign"),
         "created_at": iso(order["created_at"]),

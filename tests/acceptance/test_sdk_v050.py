@@ -442,3 +442,45 @@ def test_search_never_shows_another_organizations_orders(server):
         api_key=server.other_api_key,
     )
     assert out == {"by_assistant": [[], 0], "by_id": [[], 0]}
+
+
+# Walks a parsed SDK 0.5.0 response and lists every field its models declare required but the
+# server did not send: reading any of them through the SDK would raise AttributeError.
+MISSING_REQUIRED = """
+import typing, pydantic
+
+def missing(model, path=""):
+    found = []
+    if isinstance(model, list):
+        for item in model:
+            found += missing(item, path + "[]")
+        return found
+    if not isinstance(model, pydantic.BaseModel):
+        return found
+    for name, field in type(model).model_fields.items():
+        if field.is_required() and name not in model.model_fields_set:
+            found.append(f"{path}.{name}")
+        elif name in model.model_fields_set:
+            found += missing(getattr(model, name), f"{path}.{name}")
+    return sorted(set(found))
+"""
+
+
+def test_sdk050_finds_every_field_it_requires_in_assistants_and_calls(server):
+    source = create_assistant(server, name=f"Shapes {uuid.uuid4().hex[:6]}", **FULL_ASSISTANT)
+    call_id = future_call(
+        server, assistant_id=source["id"], prompt_variables={"customer_name": "Ada", "order_id": "42"}
+    )["id"]
+    out = run_sdk050(
+        server,
+        MISSING_REQUIRED
+        + f"""
+out["assistants.clone"] = missing(client.assistants.clone({source["id"]!r}))
+out["assistants.retrieve"] = missing(client.assistants.retrieve({source["id"]!r}))
+out["assistants.list"] = missing(client.assistants.list())
+out["call.retrieve"] = missing(client.call.retrieve({call_id!r}))
+out["call.search"] = missing(client.call.search(assignee_ids=[], assistant_ids=[], campaign_ids=[], directions=[],
+    from_phone_numbers=[], outcomes=[], results=[], statuses=[], page=0, page_size=5, call_ids=[{call_id!r}]))
+""",
+    )
+    assert out == {name: [] for name in out}
