@@ -1,4 +1,4 @@
-"""The `openrevox` command: serve, keys."""
+"""The `openrevox` command: serve, worker, keys, webhooks."""
 
 from __future__ import annotations
 
@@ -67,6 +67,30 @@ def _keys_create(args: argparse.Namespace) -> None:
     print(asyncio.run(_create_key(args.org)))
 
 
+async def _webhook_secret(org: str) -> str | None:
+    from openrevox.db.engine import create_engine, run_migrations
+    from openrevox.orgs import store as orgs_store
+    from openrevox.postcall.service import ensure_secret
+
+    url = get_settings().resolved_database_url
+    await asyncio.to_thread(run_migrations, url)
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            found = await orgs_store.find_organization_by_name(conn, org)
+            return await ensure_secret(conn, found["id"]) if found else None
+    finally:
+        await engine.dispose()
+
+
+def _webhooks_secret(args: argparse.Namespace) -> None:
+    org = args.org or get_settings().default_organization
+    secret = asyncio.run(_webhook_secret(org))
+    if secret is None:
+        sys.exit(f"openrevox: no organization named '{org}' (create it with: openrevox keys create --org {org})")
+    print(secret)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openrevox", description="Self-hosted Revox-compatible phone agents.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="print a new API key for an organization (created if needed)")
     create.add_argument("--org", required=True, help="organization name")
     create.set_defaults(func=_keys_create)
+
+    webhooks = commands.add_parser("webhooks", help="webhook signing").add_subparsers(
+        dest="webhooks_command", required=True
+    )
+    secret = webhooks.add_parser(
+        "secret", help="print the organization's Standard Webhooks secret (whsec_...), to verify signatures"
+    )
+    secret.add_argument("--org", help="organization name (default: OPENREVOX_DEFAULT_ORGANIZATION)")
+    secret.set_defaults(func=_webhooks_secret)
     return parser
 
 

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     sandbox_speed: float = Field(1.0, gt=0, description="Sandbox ring and talk times are divided by this.")
     sandbox_personas: Path | None = Field(None, description="YAML or JSON file of extra sandbox personas.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body accepted.")
+    allow_private_webhooks: bool = Field(
+        False, description="Let webhook_url reach loopback, private, link-local and metadata addresses."
+    )
+    webhook_retry_base_seconds: float = Field(
+        5.0, gt=0, description="First webhook retry delay; doubled on each failure (with jitter), up to an hour."
+    )
+    webhook_retry_for_seconds: float = Field(
+        86_400.0, gt=0, description="How long a failing webhook is retried before it is marked failed."
+    )
+    webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a webhook receiver has to answer.")
+    webhook_interval: float = Field(0.5, gt=0, description="Seconds between webhook deliverer passes.")
 
     @field_validator("database_url")
     @classmethod

@@ -1,4 +1,5 @@
-"""The background services that `serve` and `worker` run: the dispatcher and its carrier."""
+"""The background services that `serve` and `worker` run: the dispatcher and its carrier, and the
+webhook deliverer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrevox.config import Settings
+from openrevox.postcall.deliverer import WebhookDeliverer
 from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.telephony.events import DatabaseCallEvents
 from openrevox.telephony.personas import load_personas
@@ -15,7 +17,8 @@ from openrevox.telephony.sandbox import SandboxCarrier
 
 
 class BackgroundServices:
-    """Starts and stops the dispatcher (and, with it, the calls this process carries)."""
+    """Starts and stops the dispatcher (and, with it, the calls this process carries) and the
+    webhook deliverer."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         worker = f"worker-{uuid.uuid4().hex[:12]}"
@@ -35,13 +38,25 @@ class BackgroundServices:
             batch=settings.dispatch_batch,
             worker=worker,
         )
-        self._task: asyncio.Task | None = None
+        self.deliverer = WebhookDeliverer(
+            engine,
+            allow_private=settings.allow_private_webhooks,
+            retry_base=settings.webhook_retry_base_seconds,
+            retry_for=settings.webhook_retry_for_seconds,
+            timeout=settings.webhook_timeout_seconds,
+            interval=settings.webhook_interval,
+            worker=worker,
+        )
+        self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self.dispatcher.run(), name="dispatcher")
+        self._tasks = [
+            asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
+            asyncio.create_task(self.deliverer.run(), name="webhook-deliverer"),
+        ]
 
     async def stop(self) -> None:
         self.dispatcher.stop()
+        self.deliverer.stop()
         await self.carrier.close()
-        if self._task:
-            await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*self._tasks, return_exceptions=True)

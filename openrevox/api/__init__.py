@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from openrevox.api import assistants, calls, users, voices
+from openrevox.api import assistants, calls, users, voices, webhooks
 
 router = APIRouter()
-for module in (calls, assistants, users, voices):
+for module in (calls, assistants, users, voices, webhooks):
     router.include_router(module.router)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from openrevox.api.deps import CurrentPrincipal, Db
 from openrevox.assistants import service
+from openrevox.postcall.safety import check_webhook_url
 from openrevox.schemas.assistants import AssistantCreateIn, AssistantUpdateIn
 
 router = APIRouter(tags=["assistants"])
 
 
 @router.post("/assistants", summary="Create an assistant")
-async def create_assistant(body: AssistantCreateIn, conn: Db, principal: CurrentPrincipal) -> dict:
+async def create_assistant(body: AssistantCreateIn, request: Request, conn: Db, principal: CurrentPrincipal) -> dict:
+    if body.webhook_url is not None:
+        await check_webhook_url(
+            str(body.webhook_url), allow_private=request.app.state.settings.allow_private_webhooks, unresolvable_ok=True
+        )
     return {"assistant": await service.create(conn, principal.organization_id, body)}
 
 
@@ -28,8 +33,12 @@ async def retrieve_assistant(assistant_id: str, conn: Db, principal: CurrentPrin
 
 @router.patch("/assistants/{assistant_id}", summary="Update an assistant (fields given only)")
 async def update_assistant(
-    assistant_id: str, body: AssistantUpdateIn, conn: Db, principal: CurrentPrincipal
+    assistant_id: str, body: AssistantUpdateIn, request: Request, conn: Db, principal: CurrentPrincipal
 ) -> dict:
+    if body.webhook_url is not None:
+        await check_webhook_url(
+            str(body.webhook_url), allow_private=request.app.state.settings.allow_private_webhooks, unresolvable_ok=True
+        )
     return {"assistant": await service.update(conn, principal.organization_id, assistant_id, body)}
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from openrevox.api.deps import CurrentPrincipal, Db
 from openrevox.errors import InvalidRequest
 from openrevox.orders import service
+from openrevox.postcall.safety import check_webhook_url
 from openrevox.schemas.calls import ORDER_STATUSES, CallCreateIn, CallSearchIn
 
 router = APIRouter(tags=["call"])
@@ -22,6 +23,13 @@ async def create_call(
     principal: CurrentPrincipal,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> dict:
+    if body.assistant is not None and body.assistant.webhook_url is not None:
+        await check_webhook_url(
+            str(body.assistant.webhook_url),
+            allow_private=request.app.state.settings.allow_private_webhooks,
+            param="assistant.webhook_url",
+            unresolvable_ok=True,
+        )
     call = await service.create(
         conn,
         principal.organization_id,

@@ -4,6 +4,7 @@ from openrevox.assistants import tables as _assistants  # noqa: F401
 from openrevox.db.types import metadata
 from openrevox.orders import tables as _orders  # noqa: F401
 from openrevox.orgs import tables as _orgs  # noqa: F401
+from openrevox.postcall import tables as _postcall  # noqa: F401
 from openrevox.telephony import tables as _telephony  # noqa: F401
 
 __all__ = ["metadata"]

@@ -7,7 +7,8 @@
 Every event is one transaction, forward-only (a replayed or late event changes nothing), so any
 process may receive it: the sandbox in-process, or a carrier webhook on any server. When an
 attempt ends, its concurrency slots are freed and the order policy decides, in the same
-transaction, whether the order is finished or when the next attempt is due.
+transaction, whether the order is finished (and writes its webhook to the outbox) or when the
+next attempt is due.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.orders import policy, store
 from openrevox.orders.store import LIVE_ATTEMPT
+from openrevox.postcall import service as webhooks
 from openrevox.scheduling import store as dispatch_store
 from openrevox.scheduling.windows import RetryConfig, next_moment_in_window, recipient_timezones
 
@@ -88,6 +90,8 @@ async def _decide_next(conn: AsyncConnection, order: dict, attempt: dict, now: d
         status = "paused" if order["status"] == "paused" else policy.order_status_when_waiting(decision.at, now)
         values = {"status": status, "next_attempt_at": decision.at}
     await store.update_order(conn, order["id"], {**values, "updated_at": now})
+    if isinstance(decision, policy.Finish):  # its webhook commits with the terminal status
+        await webhooks.enqueue_completed(conn, order["id"], now)
 
 
 async def abandon_undialed(conn: AsyncConnection, attempt: dict, now: datetime) -> None:

@@ -11,6 +11,7 @@ from openrevox.assistants import service as assistants_service
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
 from openrevox.orders import attempts, policy, store
+from openrevox.postcall import service as webhooks
 from openrevox.scheduling import store as dispatch_store
 from openrevox.schemas.assistants import DEFAULT_RETRY_CONFIG_WIRE, assistant_values, render_assistant
 from openrevox.schemas.calls import TERMINAL_STATUSES, CallCreateIn, CallSearchIn, render_attempt, render_call
@@ -150,7 +151,9 @@ async def cancel(conn: AsyncConnection, org_id: str, order_id: str, now: datetim
     order = await fetch_order(conn, org_id, order_id, lock=True)
     if order["status"] in TERMINAL_STATUSES:
         raise BadRequest(f"The call is already {order['status']}; it cannot be cancelled", param="id")
-    await store.set_order_status(conn, order_id, "cancelled", now or utcnow(), next_attempt_at=None)
+    now = now or utcnow()
+    await store.set_order_status(conn, order_id, "cancelled", now, next_attempt_at=None)
+    await webhooks.enqueue_completed(conn, order_id, now)
 
 
 async def pause(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:

@@ -9,6 +9,8 @@ organizations = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     # Live attempts allowed at once; NULL means the configured default.
     sa.Column("concurrency_limit", sa.Integer, nullable=True),
+    # Standard Webhooks signing secret, "whsec_<base64>"; generated on first use.
+    sa.Column("webhook_secret", sa.String(100), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 

@@ -1,0 +1,1 @@
+"""After an order ends: the webhook outbox and its deliverer (signed, retried, recorded)."""

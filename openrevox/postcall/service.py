@@ -1,0 +1,110 @@
+"""Webhook use cases: each runs in the caller's transaction.
+
+`enqueue_completed` is called in the very transaction that makes an order terminal, so the
+webhook exists if and only if the status does (a transactional outbox); the deliverer sends it.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrevox.db.types import new_id, utcnow
+from openrevox.errors import BadRequest, NotFound
+from openrevox.orders import service as orders_service
+from openrevox.orders import store as orders_store
+from openrevox.postcall import store
+from openrevox.schemas.common import iso
+
+EVENT_COMPLETED = "call.completed"
+SECRET_PREFIX = "whsec_"
+
+
+def generate_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+async def ensure_secret(conn: AsyncConnection, org_id: str) -> str:
+    """The organization's signing secret, generated on first use."""
+    secret = await store.webhook_secret(conn, org_id)
+    if secret:
+        return secret
+    await store.set_webhook_secret_if_missing(conn, org_id, generate_secret())
+    return await store.webhook_secret(conn, org_id)
+
+
+async def enqueue_completed(conn: AsyncConnection, order_id: str, now: datetime) -> str | None:
+    """Writes the `call.completed` webhook of an order that just became terminal (if its assistant
+    has a webhook_url): the payload is the Call as GET /call/{id} returns it at this moment."""
+    order = await orders_store.get_order_by_id(conn, order_id)
+    url = (order["assistant"] or {}).get("webhook_url")
+    if not url:
+        return None
+    call = await orders_service.render(conn, order)
+    outbox_id = new_id()
+    await store.insert_outbox(
+        conn,
+        {
+            "id": outbox_id,
+            "organization_id": order["organization_id"],
+            "order_id": order_id,
+            "event_type": EVENT_COMPLETED,
+            "payload": {"type": EVENT_COMPLETED, "call": call},
+            "url": str(url),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "retrying_since": now,
+            "created_at": now,
+        },
+    )
+    return outbox_id
+
+
+def render_delivery(row: dict, tries: list[dict]) -> dict:
+    return {
+        "id": row["id"],
+        "call_id": row["order_id"],
+        "event_type": row["event_type"],
+        "url": row["url"],
+        "status": row["status"],
+        "attempts": row["attempts"],
+        "next_attempt_at": iso(row["next_attempt_at"]),
+        "created_at": iso(row["created_at"]),
+        "delivered_at": iso(row["delivered_at"]),
+        "payload": row["payload"],
+        "tries": [
+            {
+                "tried_at": iso(t["tried_at"]),
+                "status_code": t["status_code"],
+                "error": t["error"],
+                "latency_ms": t["latency_ms"],
+                "response_excerpt": t["response_excerpt"],
+            }
+            for t in tries
+        ],
+    }
+
+
+async def list_deliveries(conn: AsyncConnection, org_id: str, page: int, page_size: int) -> list[dict]:
+    rows = await store.list_outbox(conn, org_id, page * page_size, page_size)
+    tries = await store.deliveries_of(conn, [r["id"] for r in rows])
+    return [render_delivery(r, tries[r["id"]]) for r in rows]
+
+
+async def resend(conn: AsyncConnection, org_id: str, outbox_id: str, now: datetime | None = None) -> dict:
+    """Sends a failed (or already delivered) webhook again, with a fresh retry window; the same
+    `webhook-id`, so a receiver that kept it can tell."""
+    row = await store.get_outbox(conn, org_id, outbox_id, lock=True)
+    if row is None:
+        raise NotFound(f"No webhook delivery with id '{outbox_id}'", param="id")
+    if row["status"] == "pending":
+        raise BadRequest("This webhook is still being delivered; it can be re-sent once delivered or failed", param="id")
+    await store.requeue(conn, outbox_id, now or utcnow())
+    row = await store.get_outbox(conn, org_id, outbox_id)
+    tries = await store.deliveries_of(conn, [outbox_id])
+    return render_delivery(row, tries[outbox_id])

@@ -1,0 +1,119 @@
+"""SQL for the webhook outbox, its deliveries and the organizations' signing secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from openrevox.db.types import group_rows
+from openrevox.orgs.tables import organizations
+from openrevox.postcall.tables import webhook_deliveries, webhook_outbox
+
+
+async def webhook_secret(conn: AsyncConnection, org_id: str) -> str | None:
+    return await conn.scalar(sa.select(organizations.c.webhook_secret).where(organizations.c.id == org_id))
+
+
+async def set_webhook_secret_if_missing(conn: AsyncConnection, org_id: str, secret: str) -> None:
+    """Sets the secret only where none is, so two processes generating at once agree on one."""
+    await conn.execute(
+        sa.update(organizations)
+        .where(organizations.c.id == org_id, organizations.c.webhook_secret.is_(None))
+        .values(webhook_secret=secret)
+    )
+
+
+async def insert_outbox(conn: AsyncConnection, values: dict) -> None:
+    await conn.execute(sa.insert(webhook_outbox).values(**values))
+
+
+async def claim_due(
+    conn: AsyncConnection, now: datetime, worker: str, lease_until: datetime, batch: int
+) -> list[dict]:
+    """Pending rows due by `now` and not held by a live lease, leased to `worker`. PostgreSQL skips
+    rows another process is claiming; on SQLite (one writer at a time) the conditional UPDATE
+    decides, and a row another process took meanwhile is left out."""
+    free = sa.or_(webhook_outbox.c.lease_expires_at.is_(None), webhook_outbox.c.lease_expires_at <= now)
+    due = (
+        sa.select(webhook_outbox.c.id)
+        .where(webhook_outbox.c.status == "pending", webhook_outbox.c.next_attempt_at <= now, free)
+        .order_by(webhook_outbox.c.next_attempt_at)
+        .limit(batch)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = []
+    for outbox_id in (await conn.execute(due)).scalars().all():
+        taken = await conn.execute(
+            sa.update(webhook_outbox)
+            .where(webhook_outbox.c.id == outbox_id, webhook_outbox.c.status == "pending", free)
+            .values(lease_owner=worker, lease_expires_at=lease_until)
+            .returning(*webhook_outbox.c)
+        )
+        row = taken.first()
+        if row is not None:
+            claimed.append(row._asdict())
+    return claimed
+
+
+async def insert_delivery(conn: AsyncConnection, values: dict) -> None:
+    await conn.execute(sa.insert(webhook_deliveries).values(**values))
+
+
+async def settle_try(conn: AsyncConnection, outbox_id: str, worker: str, values: dict) -> bool:
+    """Writes a try's outcome and frees the lease, if `worker` still holds it."""
+    done = await conn.execute(
+        sa.update(webhook_outbox)
+        .where(webhook_outbox.c.id == outbox_id, webhook_outbox.c.lease_owner == worker)
+        .values(attempts=webhook_outbox.c.attempts + 1, lease_owner=None, lease_expires_at=None, **values)
+    )
+    return done.rowcount == 1
+
+
+async def get_outbox(conn: AsyncConnection, org_id: str, outbox_id: str, *, lock: bool = False) -> dict | None:
+    if "\x00" in outbox_id:
+        return None
+    query = sa.select(webhook_outbox).where(
+        webhook_outbox.c.id == outbox_id, webhook_outbox.c.organization_id == org_id
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return row._asdict() if row else None
+
+
+async def list_outbox(conn: AsyncConnection, org_id: str, offset: int, limit: int) -> list[dict]:
+    """Newest first."""
+    rows = await conn.execute(
+        sa.select(webhook_outbox)
+        .where(webhook_outbox.c.organization_id == org_id)
+        .order_by(webhook_outbox.c.created_at.desc(), webhook_outbox.c.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return [r._asdict() for r in rows]
+
+
+async def deliveries_of(conn: AsyncConnection, outbox_ids: list[str]) -> dict[str, list[dict]]:
+    """Tries per outbox id, oldest first."""
+    if not outbox_ids:
+        return {}
+    rows = await conn.execute(
+        sa.select(webhook_deliveries)
+        .where(webhook_deliveries.c.outbox_id.in_(outbox_ids))
+        .order_by(webhook_deliveries.c.tried_at, webhook_deliveries.c.id)
+    )
+    return group_rows(outbox_ids, rows, "outbox_id")
+
+
+async def requeue(conn: AsyncConnection, outbox_id: str, now: datetime) -> None:
+    await conn.execute(
+        sa.update(webhook_outbox)
+        .where(webhook_outbox.c.id == outbox_id)
+        .values(
+            status="pending", next_attempt_at=now, retrying_since=now, lease_owner=None, lease_expires_at=None,
+            delivered_at=None,
+        )
+    )  # fmt: skip
