@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
@@ -93,6 +95,51 @@ async def ensure_key(conn: AsyncConnection, org_name: str, plaintext: str) -> bo
     return True
 
 
+class KeyCache:
+    """Key hash -> Principal for keys found in the database, each kept `ttl` seconds, so most
+    authenticated requests run no statement for their key.
+
+    Per process and positive only: an unknown key is looked up every time (and never fills the
+    cache). Keys are never revoked or reassigned yet; whatever revokes one, moves it to another
+    user or deletes its organization must call `forget` (or `clear`) in its own process, and
+    other processes keep the old answer for at most `ttl` seconds — say so where it is offered."""
+
+    def __init__(self, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None:
+            return None
+        if entry[1] <= self.clock():
+            del self._entries[key_hash]
+            return None
+        return entry[0]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        self._entries[key_hash] = (principal, self.clock() + self.ttl)
+
+    def forget(self, key_hash: str) -> None:
+        self._entries.pop(key_hash, None)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+key_cache = KeyCache()
+
+
 async def authenticate(conn: AsyncConnection, plaintext: str) -> Principal | None:
-    found = await store.principal_for_key(conn, hash_key(plaintext))
-    return Principal(*found) if found else None
+    """Who `plaintext` acts for, or None; answers from `key_cache` when it can."""
+    key_hash = hash_key(plaintext)
+    principal = key_cache.get(key_hash)
+    if principal is not None:
+        return principal
+    found = await store.principal_for_key(conn, key_hash)
+    if found is None:
+        return None
+    principal = Principal(*found)
+    key_cache.put(key_hash, principal)
+    return principal

@@ -45,8 +45,14 @@ async def insert_api_key(conn: AsyncConnection, values: dict) -> None:
     await conn.execute(sa.insert(api_keys).values(**values))
 
 
+_KEY_ID = sa.select(api_keys.c.id).where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+_KEY_PRINCIPAL = sa.select(api_keys.c.organization_id, api_keys.c.user_id).where(
+    api_keys.c.key_hash == sa.bindparam("key_hash")
+)
+
+
 async def key_exists(conn: AsyncConnection, key_hash: str) -> bool:
-    found = await conn.scalar(sa.select(api_keys.c.id).where(api_keys.c.key_hash == key_hash))
+    found = await conn.scalar(_KEY_ID, {"key_hash": key_hash})
     return found is not None
 
 
@@ -56,9 +62,5 @@ async def count_keys(conn: AsyncConnection) -> int:
 
 async def principal_for_key(conn: AsyncConnection, key_hash: str) -> tuple[str, str | None] | None:
     """(organization_id, user_id) owning the key, or None."""
-    row = (
-        await conn.execute(
-            sa.select(api_keys.c.organization_id, api_keys.c.user_id).where(api_keys.c.key_hash == key_hash)
-        )
-    ).first()
+    row = (await conn.execute(_KEY_PRINCIPAL, {"key_hash": key_hash})).first()
     return (row.organization_id, row.user_id) if row else None
