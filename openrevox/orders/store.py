@@ -11,8 +11,31 @@ from openrevox.db.types import group_rows
 from openrevox.orders.tables import call_attempts, call_orders, transcript_entries
 
 
+# Statements built once: building and cache-keying a statement per call (`.values(**row)` on a
+# 23-column table) cost more than executing it. Each takes its values as execute() parameters.
+_INSERT_ORDER = sa.insert(call_orders)
+_ORDER = sa.select(call_orders).where(
+    call_orders.c.id == sa.bindparam("order_id"), call_orders.c.organization_id == sa.bindparam("org_id")
+)
+_ORDER_LOCKED = _ORDER.with_for_update()
+_ORDER_BY_IDEMPOTENCY_KEY = sa.select(call_orders).where(
+    call_orders.c.organization_id == sa.bindparam("org_id"),
+    call_orders.c.idempotency_key == sa.bindparam("idempotency_key"),
+)
+_ATTEMPTS_OF = (
+    sa.select(call_attempts)
+    .where(call_attempts.c.order_id.in_(sa.bindparam("order_ids", expanding=True)))
+    .order_by(call_attempts.c.created_at.desc(), call_attempts.c.id)
+)
+_TRANSCRIPTS_OF = (
+    sa.select(transcript_entries)
+    .where(transcript_entries.c.attempt_id.in_(sa.bindparam("attempt_ids", expanding=True)))
+    .order_by(transcript_entries.c.attempt_id, transcript_entries.c.seq)
+)
+
+
 async def insert_order(conn: AsyncConnection, values: dict) -> None:
-    await conn.execute(sa.insert(call_orders).values(**values))
+    await conn.execute(_INSERT_ORDER, values)
 
 
 async def get_order(conn: AsyncConnection, org_id: str, order_id: str, *, lock: bool = False) -> dict | None:
@@ -20,21 +43,13 @@ async def get_order(conn: AsyncConnection, org_id: str, order_id: str, *, lock: 
     `lock`, locked until the transaction ends (PostgreSQL)."""
     if "\x00" in order_id:  # no stored id has one; PostgreSQL refuses NUL in text
         return None
-    query = sa.select(call_orders).where(call_orders.c.id == order_id, call_orders.c.organization_id == org_id)
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _ORDER_LOCKED if lock and conn.dialect.name == "postgresql" else _ORDER
+    row = (await conn.execute(query, {"order_id": order_id, "org_id": org_id})).first()
     return row._asdict() if row else None
 
 
 async def find_by_idempotency_key(conn: AsyncConnection, org_id: str, key: str) -> dict | None:
-    row = (
-        await conn.execute(
-            sa.select(call_orders).where(
-                call_orders.c.organization_id == org_id, call_orders.c.idempotency_key == key
-            )
-        )
-    ).first()
+    row = (await conn.execute(_ORDER_BY_IDEMPOTENCY_KEY, {"org_id": org_id, "idempotency_key": key})).first()
     return row._asdict() if row else None
 
 
@@ -52,11 +67,7 @@ async def attempts_of(conn: AsyncConnection, order_ids: list[str]) -> dict[str, 
     """Attempts per order id, most recent first."""
     if not order_ids:
         return {}
-    rows = await conn.execute(
-        sa.select(call_attempts)
-        .where(call_attempts.c.order_id.in_(order_ids))
-        .order_by(call_attempts.c.created_at.desc(), call_attempts.c.id)
-    )
+    rows = await conn.execute(_ATTEMPTS_OF, {"order_ids": order_ids})
     return group_rows(order_ids, rows, "order_id")
 
 
@@ -64,11 +75,7 @@ async def transcripts_of(conn: AsyncConnection, attempt_ids: list[str]) -> dict[
     """Transcript entries per attempt id, in spoken order."""
     if not attempt_ids:
         return {}
-    rows = await conn.execute(
-        sa.select(transcript_entries)
-        .where(transcript_entries.c.attempt_id.in_(attempt_ids))
-        .order_by(transcript_entries.c.attempt_id, transcript_entries.c.seq)
-    )
+    rows = await conn.execute(_TRANSCRIPTS_OF, {"attempt_ids": attempt_ids})
     return group_rows(attempt_ids, rows, "attempt_id")
 
 
