@@ -99,18 +99,27 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
+    if not idempotency_key:
+        await _store_order(conn, org_id, body, values)
+        return render_call(values, [])
     try:
+        # A savepoint only here: with an idempotency key, a concurrent request sending the same
+        # key may insert first, and the transaction must survive our unique-constraint failure.
         async with conn.begin_nested():
-            await store.insert_order(conn, values)
-            if body.concurrency:
-                await dispatch_store.set_key_limit(conn, org_id, body.concurrency.key, body.concurrency.max)
+            await _store_order(conn, org_id, body, values)
     except IntegrityError:
-        if not idempotency_key:
-            raise
         # A concurrent request with the same key won the race: answer with its order.
         existing = await store.find_by_idempotency_key(conn, org_id, idempotency_key)
         return await render(conn, existing)
     return render_call(values, [])
+
+
+async def _store_order(conn: AsyncConnection, org_id: str, body: CallCreateIn, values: dict) -> None:
+    # The key's limit first: usually an unchanged limit, read without writing, so the write
+    # (and on SQLite the database's single write lock) starts with the order's insert.
+    if body.concurrency:
+        await dispatch_store.set_key_limit(conn, org_id, body.concurrency.key, body.concurrency.max)
+    await store.insert_order(conn, values)
 
 
 async def render(conn: AsyncConnection, order: dict) -> dict:

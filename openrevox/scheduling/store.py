@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.orders.tables import call_attempts, call_orders, concurrency_limits, concurrency_slots
@@ -97,23 +98,31 @@ async def key_limits(conn: AsyncConnection) -> dict[tuple[str, str], int]:
     return {(r.organization_id, r.key): r.max for r in rows}
 
 
-async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int) -> None:
-    """The latest `max` sent for a key becomes its limit."""
-    updated = await conn.execute(
-        sa.update(concurrency_limits)
-        .where(concurrency_limits.c.organization_id == org_id, concurrency_limits.c.key == key)
-        .values(max=limit)
+_KEY_LIMIT = sa.select(concurrency_limits.c.max).where(
+    concurrency_limits.c.organization_id == sa.bindparam("organization_id"),
+    concurrency_limits.c.key == sa.bindparam("key"),
+)
+
+
+def _key_limit_upsert(insert) -> sa.Insert:  # noqa: ANN001 - a dialect's insert()
+    statement = insert(concurrency_limits)
+    return statement.on_conflict_do_update(
+        index_elements=[concurrency_limits.c.organization_id, concurrency_limits.c.key],
+        set_={"max": statement.excluded.max},
     )
-    if updated.rowcount == 0:
-        try:
-            async with conn.begin_nested():
-                await conn.execute(sa.insert(concurrency_limits).values(organization_id=org_id, key=key, max=limit))
-        except sa.exc.IntegrityError:  # a concurrent request inserted it: ours is the latest
-            await conn.execute(
-                sa.update(concurrency_limits)
-                .where(concurrency_limits.c.organization_id == org_id, concurrency_limits.c.key == key)
-                .values(max=limit)
-            )
+
+
+_KEY_LIMIT_UPSERT = {"postgresql": _key_limit_upsert(postgresql.insert), "sqlite": _key_limit_upsert(sqlite.insert)}
+
+
+async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int) -> None:
+    """The latest `max` sent for a key becomes its limit. Written only when it differs: the read
+    locks nothing, so orders naming one key do not queue on its row until they commit (as an
+    UPDATE of it would make them); a change racing ours is settled by the upsert, last one wins."""
+    params = {"organization_id": org_id, "key": key}
+    if await conn.scalar(_KEY_LIMIT, params) == limit:
+        return
+    await conn.execute(_KEY_LIMIT_UPSERT[conn.dialect.name], {**params, "max": limit})
 
 
 async def insert_attempt(conn: AsyncConnection, values: dict) -> None:
