@@ -13,7 +13,7 @@ from openrevox import __version__, api
 from openrevox.api import errors
 from openrevox.api.body_limit import BodyLimitMiddleware
 from openrevox.config import Settings, get_settings
-from openrevox.db.engine import create_engine, run_migrations
+from openrevox.db.engine import create_engine, read_only, run_migrations
 from openrevox.orgs import service as orgs_service
 from openrevox.orgs import store as orgs_store
 from openrevox.services import BackgroundServices
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         url = settings.resolved_database_url
         await asyncio.to_thread(run_migrations, url)
         app.state.engine = create_engine(url, settings.db_pool_size)
+        app.state.read_engine = read_only(app.state.engine)
         await ensure_api_key(app, settings)
         services = BackgroundServices(app.state.engine, settings)
         if run_services:

@@ -12,9 +12,20 @@ from openrevox.errors import Unauthenticated
 from openrevox.orgs.service import Principal, authenticate
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def _transaction(request: Request) -> AsyncIterator[AsyncConnection]:
-    """One transaction per request: committed when the handler returns, rolled back if it raises."""
-    async with request.app.state.engine.begin() as conn:
+    """One transaction per request: committed when the handler returns, rolled back if it raises.
+
+    GET and HEAD only read (no route answering them writes): they get a connection of the
+    read-only engine, without BEGIN and COMMIT (see `read_only`)."""
+    state = request.app.state
+    if request.method in READ_ONLY_METHODS:
+        async with state.read_engine.connect() as conn:
+            yield conn
+        return
+    async with state.engine.begin() as conn:
         yield conn
 
 

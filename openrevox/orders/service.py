@@ -126,8 +126,20 @@ async def render(conn: AsyncConnection, order: dict) -> dict:
     return (await render_many(conn, [order]))[0]
 
 
+# An order in these statuses that was never dialed has no attempt row: the dispatcher inserts an
+# attempt in the same transaction that moves the order to `calling`, and counts it in
+# `calls_count` when it dials; an attempt claimed but not dialed exists only while its order is
+# calling, paused or cancelled (until abandoned), never while it waits.
+_WAITING = frozenset({"scheduled", "queued_for_calling"})
+
+
+def _may_have_attempts(order: dict) -> bool:
+    return order["calls_count"] > 0 or order["status"] not in _WAITING
+
+
 async def render_many(conn: AsyncConnection, orders: list[dict]) -> list[dict]:
-    attempts = await store.attempts_of(conn, [o["id"] for o in orders])
+    attempts = await store.attempts_of(conn, [o["id"] for o in orders if _may_have_attempts(o)])
+    attempts.update((o["id"], []) for o in orders if not _may_have_attempts(o))
     transcripts = await store.transcripts_of(conn, [a["id"] for rows in attempts.values() for a in rows])
     return [
         render_call(o, [render_attempt(a, transcripts[a["id"]], None) for a in attempts[o["id"]]])
