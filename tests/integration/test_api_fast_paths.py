@@ -1,0 +1,257 @@
+"""The request fast paths: the API-key cache, the key limit written only when it changes, a
+retrieve that skips attempts no waiting order can have, and SQLite writers queued in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from openrevox.orders import service as orders
+from openrevox.orders.tables import concurrency_limits
+from openrevox.orgs import service as orgs
+from openrevox.orgs.tables import api_keys
+from openrevox.scheduling import store as dispatch_store
+from openrevox.scheduling.dispatcher import Dispatcher
+from openrevox.schemas.calls import CallCreateIn
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def key_cache(monkeypatch):
+    cache = orgs.KeyCache(ttl=30, clock=FakeClock())
+    monkeypatch.setattr(orgs, "key_cache", cache)
+    return cache
+
+
+def test_a_known_key_is_answered_from_the_cache_until_its_ttl_ends(run, key_cache):
+    async def story(engine):
+        async with engine.begin() as conn:
+            key = await orgs.create_key(conn, "cached")
+        async with engine.begin() as conn:
+            first = await orgs.authenticate(conn, key)
+            await conn.execute(sa.delete(api_keys))  # behind the cache's back
+        async with engine.begin() as conn:
+            assert await orgs.authenticate(conn, key) == first  # no statement: still cached
+            key_cache.clock.now += 29.9
+            assert await orgs.authenticate(conn, key) == first
+            key_cache.clock.now += 0.2  # 30.1 s after it was read: read again, and gone
+            assert await orgs.authenticate(conn, key) is None
+
+    run(story)
+
+
+def test_forget_drops_a_key_at_once_and_unknown_keys_are_never_cached(run, key_cache):
+    async def story(engine):
+        async with engine.begin() as conn:
+            key = await orgs.create_key(conn, "forgotten")
+            assert await orgs.authenticate(conn, "sk_unknown") is None
+            assert await orgs.authenticate(conn, key) is not None
+            await conn.execute(sa.delete(api_keys))
+        key_cache.forget(orgs.hash_key(key))
+        async with engine.begin() as conn:
+            assert await orgs.authenticate(conn, key) is None
+        assert key_cache._entries == {}
+
+    run(story)
+
+
+def test_the_key_limit_is_the_latest_max_sent_and_written_only_when_it_changes(run):
+    async def story(engine):
+        async with engine.begin() as conn:
+            org_id = await orgs.ensure_organization(conn, "limits")
+        writes: list[str] = []
+
+        @sa.event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def spy(_conn, _cursor, statement, *_):  # noqa: ANN001
+            if "concurrency_limits" in statement and not statement.lstrip().upper().startswith("SELECT"):
+                writes.append(statement)
+
+        async def limit() -> int:
+            async with engine.connect() as conn:
+                return await conn.scalar(sa.select(concurrency_limits.c.max))
+
+        for value, expected_writes in ((5, 1), (5, 1), (3, 2), (3, 2), (5, 3)):
+            async with engine.begin() as conn:
+                await dispatch_store.set_key_limit(conn, org_id, "clinic", value)
+            assert await limit() == value
+            assert len(writes) == expected_writes
+
+    run(story)
+
+
+def test_two_first_limits_for_one_key_at_once_both_succeed(run):
+    async def story(engine):
+        async with engine.begin() as conn:
+            org_id = await orgs.ensure_organization(conn, "race")
+        gate = asyncio.Event()
+
+        async def send(value: int) -> None:
+            async with engine.begin() as conn:
+                await dispatch_store.set_key_limit(conn, org_id, "k", value)
+                await gate.wait()  # both have written (or queued to) before either commits
+
+        tasks = [asyncio.create_task(send(v)) for v in (2, 7)]
+        await asyncio.sleep(0.2)
+        gate.set()
+        await asyncio.gather(*tasks)
+        async with engine.connect() as conn:
+            assert await conn.scalar(sa.select(concurrency_limits.c.max)) in (2, 7)
+
+    run(story)
+
+
+class NoDialCarrier:
+    name = "none"
+
+    async def dial(self, request):  # noqa: ANN001
+        raise AssertionError("not dialed in this test")
+
+    async def hang_up(self, *_args) -> None:
+        pass
+
+    def live_calls(self) -> set[str]:
+        return set()
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_claimed_order_not_yet_dialed_shows_its_attempt(run):
+    # calls_count counts dials; the attempt row exists from the claim: retrieve must not skip it.
+    async def story(engine):
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        async with engine.begin() as conn:
+            org_id = await orgs.ensure_organization(conn, "claimed")
+            body = CallCreateIn(phone_number="+12125550123", assistant={"prompt": "Hi"}, force_now=True)
+            call = await orders.create(conn, org_id, body, default_from_number="+12025550199",
+                                       idempotency_key=None, now=now)  # fmt: skip
+        assert call["call_attempts"] == []
+        d = Dispatcher(engine, NoDialCarrier(), org_limit=20, lease_seconds=60, interval=1, batch=10,
+                       clock=lambda: now)  # fmt: skip
+        assert len(await d._claim(now)) == 1
+        async with engine.connect() as conn:
+            rendered = await orders.render(conn, await orders.fetch_order(conn, org_id, call["id"]))
+        assert rendered["status"] == "calling" and rendered["calls_count"] == 0
+        assert len(rendered["call_attempts"]) == 1
+
+    run(story)
+
+
+def test_a_repeated_idempotency_key_answers_the_first_order(run):
+    async def story(engine):
+        async with engine.begin() as conn:
+            org_id = await orgs.ensure_organization(conn, "idem")
+        body = CallCreateIn(phone_number="+12125550123", assistant={"prompt": "Hi"},
+                            concurrency={"key": "k", "max": 2})  # fmt: skip
+
+        async def place() -> str:
+            async with engine.begin() as conn:
+                call = await orders.create(conn, org_id, body, default_from_number="+12025550199",
+                                           idempotency_key="same")  # fmt: skip
+                return call["id"]
+
+        ids = await asyncio.gather(*(place() for _ in range(8)))
+        assert len(set(ids)) == 1
+
+    run(story)
+
+
+@pytest.fixture
+def sqlite_run(tmp_path):
+    from openrevox.db.engine import create_engine, run_migrations
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'w.db'}"
+    run_migrations(url)
+
+    def runner(fn):
+        async def main():
+            engine = create_engine(url)
+            try:
+                return await fn(engine)
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(main())
+
+    return runner
+
+
+def test_sqlite_writers_take_turns_and_readers_do_not_wait_for_them(sqlite_run):
+    async def story(engine):
+        @sa.event.listens_for(engine.sync_engine, "connect")
+        def no_busy_handler(dbapi_connection, _record):  # noqa: ANN001
+            # Without the in-process turns, a second writer would now fail at once with
+            # "database is locked" instead of sleeping in SQLite's busy handler.
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=0")
+            cursor.close()
+
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE t (n INTEGER)"))
+        inside, most = 0, 0
+
+        async def writer(n: int) -> None:
+            nonlocal inside, most
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("SELECT count(*) FROM t"))  # reads take no turn
+                await conn.execute(sa.text("INSERT INTO t VALUES (:n)"), {"n": n})
+                inside += 1
+                most = max(most, inside)
+                await asyncio.sleep(0.01)  # hold the write lock across an await
+                await conn.execute(sa.text("INSERT INTO t VALUES (:n)"), {"n": -n})
+                inside -= 1
+
+        async def savepoint_writer(n: int) -> None:  # the dispatcher's and idempotent creates' shape
+            async with engine.begin() as conn:
+                async with conn.begin_nested():
+                    await conn.execute(sa.text("SELECT count(*) FROM t"))
+                    await asyncio.sleep(0.005)
+                    await conn.execute(sa.text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+        async def reader() -> int:
+            async with engine.connect() as conn:
+                return await conn.scalar(sa.text("SELECT count(*) FROM t"))
+
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        writers = [asyncio.create_task(writer(n)) for n in range(1, 13)]
+        writers += [asyncio.create_task(savepoint_writer(n)) for n in range(100, 106)]
+        await asyncio.sleep(0.005)
+        await reader()  # answered while the writers queue (12 x 10 ms)
+        read_after = loop.time() - started
+        await asyncio.gather(*writers)
+        assert most == 1
+        assert read_after < 0.08
+        assert await reader() == 30
+
+    sqlite_run(story)
+
+
+def test_a_failed_sqlite_writer_gives_the_turn_back(sqlite_run):
+    async def story(engine):
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE u (n INTEGER PRIMARY KEY)"))
+        with pytest.raises(sa.exc.IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("INSERT INTO u VALUES (1)"))
+                await conn.execute(sa.text("INSERT INTO u VALUES (1)"))
+        with pytest.raises(RuntimeError):
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("INSERT INTO u VALUES (2)"))
+                raise RuntimeError("handler failed")
+        async with engine.begin() as conn:  # would wait forever if a turn had leaked
+            await asyncio.wait_for(conn.execute(sa.text("INSERT INTO u VALUES (3)")), 5)
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT n FROM u"))).scalars().all() == [3]
+
+    sqlite_run(story)
