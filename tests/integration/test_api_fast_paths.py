@@ -4,17 +4,17 @@ retrieve that skips attempts no waiting order can have, and SQLite writers queue
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from openrevox.orders import service as orders
-from openrevox.orders.tables import concurrency_limits
+from openrevox.orders.tables import call_attempts, call_orders, concurrency_limits
 from openrevox.orgs import service as orgs
 from openrevox.orgs.tables import api_keys
 from openrevox.scheduling import store as dispatch_store
-from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.schemas.calls import CallCreateIn
 
 
@@ -110,24 +110,9 @@ def test_two_first_limits_for_one_key_at_once_both_succeed(run):
     run(story)
 
 
-class NoDialCarrier:
-    name = "none"
-
-    async def dial(self, request):  # noqa: ANN001
-        raise AssertionError("not dialed in this test")
-
-    async def hang_up(self, *_args) -> None:
-        pass
-
-    def live_calls(self) -> set[str]:
-        return set()
-
-    async def close(self) -> None:
-        pass
-
-
 def test_a_claimed_order_not_yet_dialed_shows_its_attempt(run):
-    # calls_count counts dials; the attempt row exists from the claim: retrieve must not skip it.
+    # What a claim leaves (the dispatcher's claim, in one transaction): the order `calling`, an
+    # attempt row, calls_count still 0 (it counts dials). Retrieve must not skip that attempt.
     async def story(engine):
         now = datetime(2026, 1, 1, tzinfo=UTC)
         async with engine.begin() as conn:
@@ -136,9 +121,15 @@ def test_a_claimed_order_not_yet_dialed_shows_its_attempt(run):
             call = await orders.create(conn, org_id, body, default_from_number="+12025550199",
                                        idempotency_key=None, now=now)  # fmt: skip
         assert call["call_attempts"] == []
-        d = Dispatcher(engine, NoDialCarrier(), org_limit=20, lease_seconds=60, interval=1, batch=10,
-                       clock=lambda: now)  # fmt: skip
-        assert len(await d._claim(now)) == 1
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.update(call_orders).where(call_orders.c.id == call["id"])
+                .values(status="calling", next_attempt_at=None)
+            )  # fmt: skip
+            await conn.execute(sa.insert(call_attempts).values(
+                id=str(uuid.uuid4()), organization_id=org_id, order_id=call["id"], phone_number="+12125550123",
+                status="queued", attempt_number=1, lease_owner="w", lease_expires_at=now, created_at=now,
+            ))  # fmt: skip
         async with engine.connect() as conn:
             rendered = await orders.render(conn, await orders.fetch_order(conn, org_id, call["id"]))
         assert rendered["status"] == "calling" and rendered["calls_count"] == 0
