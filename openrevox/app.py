@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openrevox import __version__, api
+from openrevox.api import campaigns as campaigns_api
 from openrevox.api import errors
 from openrevox.api.body_limit import BodyLimitMiddleware
 from openrevox.config import Settings, get_settings
@@ -55,7 +56,10 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
     app = FastAPI(title="openrevox", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    campaign_limit = max(settings.max_body_bytes, campaigns_api.MAX_BODY_BYTES)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits={"/campaigns": campaign_limit}
+    )
     app.include_router(api.router)
 
     @app.get("/health", tags=["health"], summary="200 when the server is ready")

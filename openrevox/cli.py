@@ -1,4 +1,4 @@
-"""The `openrevox` command: serve, worker, keys, webhooks."""
+"""The `openrevox` command: serve, worker, keys, webhooks, campaign."""
 
 from __future__ import annotations
 
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     secret.add_argument("--org", help="organization name (default: OPENREVOX_DEFAULT_ORGANIZATION)")
     secret.set_defaults(func=_webhooks_secret)
+
+    from openrevox.campaigns import cli as campaign_cli
+
+    campaign_cli.add_commands(commands)
     return parser
 
 

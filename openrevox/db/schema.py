@@ -1,6 +1,7 @@
 """Every domain's tables on one MetaData, for Alembic."""
 
 from openrevox.assistants import tables as _assistants  # noqa: F401
+from openrevox.campaigns import tables as _campaigns  # noqa: F401
 from openrevox.db.types import metadata
 from openrevox.orders import tables as _orders  # noqa: F401
 from openrevox.orgs import tables as _orgs  # noqa: F401

@@ -1,0 +1,1 @@
+"""Campaigns: many call orders launched together from a list of contacts."""
