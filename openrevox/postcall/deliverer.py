@@ -11,8 +11,9 @@ database. A pass is `tick()`:
 3. record the try (status, latency, the first KB of the response) and settle the row: a 2xx is
    delivered; anything else is tried again later (see `policy`), until the retry window ends.
 
-Every send checks the target again (`safety`): no redirects are followed, the receiver has
-`timeout` seconds, and at most 1 KB of its answer is read.
+Every send checks the target again (`safety`) and connects to an address it checked (the host
+name still verified by TLS); no redirects are followed, the receiver has `timeout` seconds in
+all, and at most 1 KB of its answer is read.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from standardwebhooks import Webhook
 from openrevox import __version__
 from openrevox.db.types import new_id
 from openrevox.postcall import policy, service, store
-from openrevox.postcall.safety import UnsafeWebhookUrl, check_webhook_url
+from openrevox.postcall.safety import UnsafeWebhookUrl, check_webhook_url, pinned
 
 log = logging.getLogger("openrevox.webhooks")
 
@@ -136,9 +137,10 @@ class WebhookDeliverer:
             return round((time.monotonic() - started) * 1000)
 
         try:
-            await check_webhook_url(row["url"], allow_private=self.allow_private)
+            addresses = await check_webhook_url(row["url"], allow_private=self.allow_private)
         except UnsafeWebhookUrl as refused:
             return TryResult(None, f"refused: {refused.message}", elapsed(), None, None)
+        target, extra_headers, extensions = pinned(row["url"], addresses[0]) if addresses else (row["url"], {}, {})
         body = json.dumps(row["payload"], separators=(",", ":"), ensure_ascii=False)
         sent_at = datetime.now(UTC)  # the receiver checks it against its own clock: the real one
         headers = {
@@ -147,10 +149,13 @@ class WebhookDeliverer:
             "webhook-id": row["id"],
             "webhook-timestamp": str(int(sent_at.timestamp())),
             "webhook-signature": Webhook(secret).sign(row["id"], sent_at, body),
+            **extra_headers,
         }
         try:
             async with asyncio.timeout(self.timeout):  # in all: connect, send, answer
-                async with self._http().stream("POST", row["url"], content=body.encode(), headers=headers) as answer:
+                async with self._http().stream(
+                    "POST", target, content=body.encode(), headers=headers, extensions=extensions
+                ) as answer:
                     excerpt = await _read_capped(answer, EXCERPT_BYTES)
                     return TryResult(answer.status_code, None, elapsed(), excerpt, answer.headers.get("retry-after"))
         except (httpx.TimeoutException, TimeoutError):

@@ -43,15 +43,17 @@ async def resolve(host: str, port: int) -> list[str]:
 
 async def check_webhook_url(
     url: str, *, allow_private: bool, param: str = "webhook_url", unresolvable_ok: bool = False
-) -> None:
+) -> list[str]:
     """Raise UnsafeWebhookUrl unless `url` is http(s) and (unless allowed) every address of its host
-    is public. A host that does not resolve is refused, unless `unresolvable_ok` (when a webhook_url
-    is given: its DNS may not exist yet, and every send checks again)."""
+    is public; return those checked addresses (none when private ones are allowed), so that the
+    request goes to one of them and not to a second, different DNS answer. A host that does not
+    resolve is refused, unless `unresolvable_ok` (when a webhook_url is given: its DNS may not
+    exist yet, and every send checks again)."""
     parts = urlsplit(str(url))
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UnsafeWebhookUrl("webhook_url must be an http:// or https:// URL with a host", param=param)
     if allow_private:
-        return
+        return []
     host = parts.hostname
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -61,7 +63,7 @@ async def check_webhook_url(
         addresses = await resolve(host, port)
     except (OSError, UnicodeError):
         if unresolvable_ok:
-            return
+            return []
         raise UnsafeWebhookUrl(f"webhook_url host '{host}' does not resolve", param=param) from None
     refused = [a for a in addresses if forbidden_address(a)]
     if refused or not addresses:
@@ -71,3 +73,14 @@ async def check_webhook_url(
             "(set OPENREVOX_ALLOW_PRIVATE_WEBHOOKS=1 to allow them)",
             param=param,
         )
+    return addresses
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """`url` aimed at the checked `address`: (the URL with the address as host, the Host header,
+    the TLS server name) so the certificate is still verified for the original host name."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+    return parts._replace(netloc=netloc).geturl(), {"host": parts.netloc.rsplit("@", 1)[-1]}, extensions

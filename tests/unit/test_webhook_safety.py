@@ -82,3 +82,18 @@ def test_an_unresolvable_host_is_refused_at_send_but_accepted_when_given(monkeyp
 )
 def test_forbidden_address(address, forbidden):
     assert forbidden_address(address) is forbidden
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "target", "host", "sni"),
+    [
+        ("https://hooks.example.com/a?b=1", "93.184.215.14", "https://93.184.215.14/a?b=1", "hooks.example.com", "hooks.example.com"),
+        ("http://hooks.example.com:8080/a", "2606:2800::1", "http://[2606:2800::1]:8080/a", "hooks.example.com:8080", None),
+    ],
+)  # fmt: skip
+def test_a_send_is_pinned_to_the_checked_address(url, address, target, host, sni):
+    """The request goes to the address that was checked, not to a second DNS answer."""
+    pinned_url, headers, extensions = safety.pinned(url, address)
+    assert pinned_url == target
+    assert headers == {"host": host}
+    assert extensions.get("sni_hostname") == sni
