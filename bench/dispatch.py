@@ -124,6 +124,10 @@ class RecordingCarrier:
     async def hang_up(self, attempt_id: str, *args: object, **kwargs: object) -> None:
         return None
 
+    def live_calls(self) -> set[str]:
+        """Every call it dialed is still going (the heartbeat renews their leases)."""
+        return set(self.dials)
+
     async def close(self) -> None:
         return None
 

@@ -179,26 +179,6 @@ async def advance_attempt(
     return result.rowcount == 1
 
 
-async def start_dial(
-    conn: AsyncConnection, attempt_id: str, owner: str, now: datetime, lease_expires_at: datetime
-) -> bool:
-    """Record that the carrier is about to be asked to dial; False if this process no longer
-    holds the attempt or it was already dialed."""
-    a = call_attempts.c
-    result = await conn.execute(
-        sa.update(call_attempts)
-        .where(
-            a.id == attempt_id,
-            a.lease_owner == owner,
-            a.lease_expires_at > now,
-            a.dial_started_at.is_(None),
-            a.status == "queued",
-        )
-        .values(dial_started_at=now, started_at=now, lease_expires_at=lease_expires_at)
-    )
-    return result.rowcount == 1
-
-
 async def count_dialed_attempts(conn: AsyncConnection, order_id: str) -> int:
     a = call_attempts.c
     return await conn.scalar(
@@ -232,3 +212,45 @@ async def has_live_attempt(conn: AsyncConnection, order_id: str) -> bool:
     a = call_attempts.c
     found = await conn.scalar(sa.select(a.id).where(a.order_id == order_id, a.status.in_(LIVE_ATTEMPT)).limit(1))
     return found is not None
+
+
+async def start_dials(
+    conn: AsyncConnection, attempt_ids: list[str], owner: str, now: datetime, lease_expires_at: datetime
+) -> dict[str, str]:
+    """Record, for each attempt this process still holds and whose order is still `calling`,
+    that the carrier is about to dial it; returns {attempt id: order id} of those."""
+    a, o = call_attempts.c, call_orders.c
+    order_calling = sa.exists().where(o.id == a.order_id, o.status == "calling")
+    rows = await conn.execute(
+        sa.update(call_attempts)
+        .where(
+            a.id.in_(attempt_ids),
+            a.lease_owner == owner,
+            a.lease_expires_at > now,
+            a.dial_started_at.is_(None),
+            a.status == "queued",
+            order_calling,
+        )
+        .values(dial_started_at=now, started_at=now, lease_expires_at=lease_expires_at)
+        .returning(a.id, a.order_id)
+    )
+    started = {r.id: r.order_id for r in rows}
+    if started:
+        await conn.execute(
+            sa.update(call_orders)
+            .where(o.id.in_(list(started.values())))
+            .values(calls_count=o.calls_count + 1, updated_at=now)
+        )
+    return started
+
+
+async def set_carrier_call_ids(conn: AsyncConnection, ids: dict[str, str]) -> None:
+    """{attempt id: the carrier's call id}, in one statement."""
+    if not ids:
+        return
+    await conn.execute(
+        sa.update(call_attempts)
+        .where(call_attempts.c.id == sa.bindparam("attempt_id"))
+        .values(carrier_call_id=sa.bindparam("call_id")),
+        [{"attempt_id": k, "call_id": v} for k, v in ids.items()],
+    )

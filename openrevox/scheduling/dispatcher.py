@@ -49,10 +49,6 @@ class Claimed:
     order: dict
 
 
-class NoSlot(Exception):
-    """A concurrency scope is full: the order waits in queued_for_calling."""
-
-
 class Dispatcher:
     def __init__(
         self,
@@ -75,7 +71,6 @@ class Dispatcher:
         self.batch = batch
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
-        self._dials: set[asyncio.Task] = set()
         self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
 
     # -- loop -------------------------------------------------------------------------------
@@ -95,7 +90,6 @@ class Dispatcher:
                     except TimeoutError:
                         pass
         finally:
-            await asyncio.gather(*self._dials, return_exceptions=True)
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
 
@@ -113,62 +107,81 @@ class Dispatcher:
                 log.exception("lease renewal failed")
 
     async def tick(self) -> int:
-        """One pass; returns how many attempts it dialed (or handed to the carrier)."""
+        """One pass; returns how many attempts it handed to the carrier (or tried to)."""
         now = self.clock()
         to_dial = await self._recover(now)
         await self._hang_up_cancelled()
         to_dial += await self._claim(now)
-        for claimed in to_dial:
-            self._dialing.add(claimed.attempt["id"])
-            task = asyncio.create_task(self._dial(claimed))
-            self._dials.add(task)
-            task.add_done_callback(self._dials.discard)
         if to_dial:
-            await asyncio.gather(*list(self._dials), return_exceptions=True)
+            await self._dial_all(to_dial)
         return len(to_dial)
 
     # -- claim ------------------------------------------------------------------------------
 
     async def _claim(self, now: datetime) -> list[Claimed]:
-        claimed: list[Claimed] = []
-        async with self.engine.begin() as conn:
-            org_limits = await store.org_limits(conn)
-            key_limits = await store.key_limits(conn)
-            counts = await store.live_slot_counts(conn)
-            full_orgs = {o for o, lim in org_limits.items() if counts.get(org_scope(o), 0) >= (lim or self.org_limit)}
-            full_keys = {k for k, lim in key_limits.items() if counts.get(key_scope(*k), 0) >= lim}
-            for order in await store.due_orders(conn, now, self.batch, full_orgs, full_keys):
-                scopes = [(org_scope(order["organization_id"]), org_limits.get(order["organization_id"]) or self.org_limit)]
-                if order["concurrency_key"]:
-                    key = (order["organization_id"], order["concurrency_key"])
-                    if key in full_keys:
-                        continue
-                    scopes.append((key_scope(*key), key_limits.get(key) or order["concurrency_max"] or 1))
-                if order["organization_id"] in full_orgs:
-                    continue
-                try:
-                    async with conn.begin_nested():
-                        attempt = await self._claim_one(conn, order, scopes, now)
-                except NoSlot as full:
-                    await store.mark_queued(conn, order["id"], now)
-                    scope = str(full)
-                    if scope.startswith("org:"):
-                        full_orgs.add(order["organization_id"])
-                    else:
-                        full_keys.add((order["organization_id"], order["concurrency_key"]))
-                    continue
-                except IntegrityError:  # another process took the same slot: next pass retries
-                    continue
-                if attempt is not None:
-                    claimed.append(Claimed(attempt, order))
+        """Claim a batch of due orders in one transaction: a few statements per pass, not per order."""
+        try:
+            async with self.engine.begin() as conn:
+                return await self._claim_batch(conn, now)
+        except IntegrityError:  # SQLite only: another process took one of the same slots; retry next pass
+            log.info("slot race with another process; the batch waits for the next pass")
+            return []
+
+    async def _claim_batch(self, conn: AsyncConnection, now: datetime) -> list[Claimed]:
+        org_limits = await store.org_limits(conn)
+        key_limits = await store.key_limits(conn)
+        counts = await store.live_slot_counts(conn)
+        full_orgs = {o for o, lim in org_limits.items() if counts.get(org_scope(o), 0) >= (lim or self.org_limit)}
+        full_keys = {k for k, lim in key_limits.items() if counts.get(key_scope(*k), 0) >= lim}
+        orders = await store.due_orders(conn, now, self.batch, full_orgs, full_keys)
+        if not orders:
+            return []
+        scopes_of = {o["id"]: self._scopes(o, org_limits, key_limits) for o in orders}
+        limits = dict(scope for scopes in scopes_of.values() for scope in scopes)
+        # Organization scopes first, then keys, each in a fixed order: every claimer locks alike.
+        free: dict[str, list[int]] = {}
+        for scope in sorted(limits, key=lambda s: (not s.startswith("org:"), s)):
+            await store.lock_scope(conn, scope)
+            used = await store.used_slots(conn, scope)
+            room = max(0, limits[scope] - len(used))
+            free[scope] = [n for n in range(limits[scope]) if n not in used][:room]
+        planned: dict[str, list[str]] = {}  # order id -> its slots' scopes, with a number each
+        slot_numbers: dict[str, list[int]] = {}
+        waiting: list[str] = []
+        for order in orders:
+            scopes = [scope for scope, _ in scopes_of[order["id"]]]
+            if all(free[scope] for scope in scopes):
+                planned[order["id"]] = scopes
+                slot_numbers[order["id"]] = [free[scope].pop(0) for scope in scopes]
+            else:
+                waiting.append(order["id"])
+        if waiting:
+            await store.mark_all_queued(conn, waiting, now)
+        got = await store.claim_orders(conn, list(planned), now) if planned else set()
+        claimed = [Claimed(self._new_attempt(order, now), order) for order in orders if order["id"] in got]
+        if not claimed:
+            return []
+        await store.insert_attempts(conn, [c.attempt for c in claimed])
+        await store.take_slots(
+            conn,
+            [
+                {"scope": scope, "slot": number, "attempt_id": c.attempt["id"]}
+                for c in claimed
+                for scope, number in zip(planned[c.order["id"]], slot_numbers[c.order["id"]], strict=True)
+            ],
+        )
         return claimed
 
-    async def _claim_one(
-        self, conn: AsyncConnection, order: dict, scopes: list[tuple[str, int]], now: datetime
-    ) -> dict | None:
-        if not await store.claim_order(conn, order["id"], now):
-            return None
-        attempt = {
+    def _scopes(self, order: dict, org_limits: dict, key_limits: dict) -> list[tuple[str, int]]:
+        org_id = order["organization_id"]
+        scopes = [(org_scope(org_id), org_limits.get(org_id) or self.org_limit)]
+        if order["concurrency_key"]:
+            key = (org_id, order["concurrency_key"])
+            scopes.append((key_scope(*key), key_limits.get(key) or order["concurrency_max"] or 1))
+        return scopes
+
+    def _new_attempt(self, order: dict, now: datetime) -> dict:
+        return {
             "id": new_id(),
             "organization_id": order["organization_id"],
             "order_id": order["id"],
@@ -176,38 +189,41 @@ class Dispatcher:
             "status": "queued",
             "attempt_number": order["calls_count"] + 1,
             "lease_owner": self.worker,
-            "lease_expires_at": self.clock() + self.lease,  # from the claim's commit, not the pass start
+            "lease_expires_at": self.clock() + self.lease,  # from the claim, not the pass start
             "created_at": now,
         }
-        await store.insert_attempt(conn, attempt)
-        for scope, limit in scopes:  # the organization's scope first
-            await store.lock_scope(conn, scope)
-            used = await store.used_slots(conn, scope)
-            free = next((n for n in range(limit) if n not in used), None)
-            if free is None or len(used) >= limit:
-                raise NoSlot(scope)
-            await store.take_slot(conn, scope, free, attempt["id"])
-        return attempt
 
     # -- dial -------------------------------------------------------------------------------
 
-    async def _dial(self, claimed: Claimed) -> None:
+    async def _dial_all(self, batch: list[Claimed]) -> None:
+        """Commit `dial_started_at` for the whole batch, then dial each; an attempt whose order was
+        paused or cancelled meanwhile is abandoned, never dialed."""
+        ids = [c.attempt["id"] for c in batch]
+        self._dialing.update(ids)
         try:
-            await self._dial_one(claimed)
+            now = self.clock()
+            async with self.engine.begin() as conn:
+                started = await orders_store.start_dials(conn, ids, self.worker, now, now + self.lease)
+                for claimed in batch:
+                    if claimed.attempt["id"] not in started:
+                        await self._abandon_if_stopped(conn, claimed, now)
+            to_dial = [c for c in batch if c.attempt["id"] in started]
+            results = await asyncio.gather(*(self._dial(c) for c in to_dial))
+            async with self.engine.begin() as conn:
+                await orders_store.set_carrier_call_ids(
+                    conn, {c.attempt["id"]: call_id for c, call_id in zip(to_dial, results, strict=True) if call_id}
+                )
         finally:
-            self._dialing.discard(claimed.attempt["id"])
+            self._dialing.difference_update(ids)
 
-    async def _dial_one(self, claimed: Claimed) -> None:
+    async def _abandon_if_stopped(self, conn: AsyncConnection, claimed: Claimed, now: datetime) -> None:
+        order = await orders_store.get_order_by_id(conn, claimed.order["id"], lock=True)
+        if order["status"] in ("paused", "cancelled"):
+            await attempts.abandon_undialed(conn, claimed.attempt, now)
+
+    async def _dial(self, claimed: Claimed) -> str | None:
+        """Ask the carrier; a refusal ends the attempt at once. Returns the carrier's call id."""
         attempt, order = claimed.attempt, claimed.order
-        now = self.clock()
-        async with self.engine.begin() as conn:
-            current = await orders_store.get_order_by_id(conn, order["id"])
-            if current["status"] in ("paused", "cancelled"):
-                await attempts.abandon_undialed(conn, attempt, now)
-                return
-            if not await orders_store.start_dial(conn, attempt["id"], self.worker, now, now + self.lease):
-                return
-            await orders_store.update_order(conn, order["id"], {"calls_count": current["calls_count"] + 1})
         request = DialRequest(
             attempt_id=attempt["id"],
             order_id=order["id"],
@@ -218,20 +234,18 @@ class Dispatcher:
             max_call_duration_secs=order["assistant"]["max_call_duration_secs"],
         )
         try:
-            carrier_call_id = await self.carrier.dial(request)
+            return await self.carrier.dial(request)
         except DialFailed as failure:
-            async with self.engine.begin() as conn:
-                await attempts.failed(conn, attempt["id"], self.clock(), failure.dial_error)
-            return
+            dial_error, ended_by = failure.dial_error, None
         except Exception:
             log.exception("carrier failed to dial attempt %s", attempt["id"])
+            dial_error, ended_by = "non_classified_error", "system"
+        try:
             async with self.engine.begin() as conn:
-                await attempts.failed(conn, attempt["id"], self.clock(), "non_classified_error", "system")
-            return
-        async with self.engine.begin() as conn:
-            await orders_store.advance_attempt(
-                conn, attempt["id"], ("queued", "ringing", "ongoing"), {"carrier_call_id": carrier_call_id}
-            )
+                await attempts.failed(conn, attempt["id"], self.clock(), dial_error, ended_by)
+        except Exception:  # its lease expires and recovery closes it
+            log.exception("could not record the failed dial of attempt %s", attempt["id"])
+        return None
 
     # -- recovery and cancellation ----------------------------------------------------------
 

@@ -38,27 +38,6 @@ async def due_orders(
     return [r._asdict() for r in await conn.execute(query)]
 
 
-async def claim_order(conn: AsyncConnection, order_id: str, now: datetime) -> bool:
-    """Move a due order to `calling`; False if another process got it first."""
-    o = call_orders.c
-    result = await conn.execute(
-        sa.update(call_orders)
-        .where(o.id == order_id, o.status.in_(WAITING), o.next_attempt_at <= now)
-        .values(status="calling", next_attempt_at=None, updated_at=now)
-    )
-    return result.rowcount == 1
-
-
-async def mark_queued(conn: AsyncConnection, order_id: str, now: datetime) -> None:
-    """A due order waiting for a slot says so."""
-    o = call_orders.c
-    await conn.execute(
-        sa.update(call_orders)
-        .where(o.id == order_id, o.status == "scheduled")
-        .values(status="queued_for_calling", updated_at=now)
-    )
-
-
 async def live_slot_counts(conn: AsyncConnection) -> dict[str, int]:
     rows = await conn.execute(
         sa.select(concurrency_slots.c.scope, sa.func.count()).group_by(concurrency_slots.c.scope)
@@ -77,11 +56,6 @@ async def lock_scope(conn: AsyncConnection, scope: str) -> None:
 async def used_slots(conn: AsyncConnection, scope: str) -> set[int]:
     rows = await conn.execute(sa.select(concurrency_slots.c.slot).where(concurrency_slots.c.scope == scope))
     return {r.slot for r in rows}
-
-
-async def take_slot(conn: AsyncConnection, scope: str, slot: int, attempt_id: str) -> None:
-    """Raises IntegrityError when another process took the same slot first."""
-    await conn.execute(sa.insert(concurrency_slots).values(scope=scope, slot=slot, attempt_id=attempt_id))
 
 
 async def release_slots(conn: AsyncConnection, attempt_id: str) -> None:
@@ -123,10 +97,6 @@ async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int
     if await conn.scalar(_KEY_LIMIT, params) == limit:
         return
     await conn.execute(_KEY_LIMIT_UPSERT[conn.dialect.name], {**params, "max": limit})
-
-
-async def insert_attempt(conn: AsyncConnection, values: dict) -> None:
-    await conn.execute(sa.insert(call_attempts).values(**values))
 
 
 async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, attempt_ids: set[str]) -> int:
@@ -178,3 +148,35 @@ async def cancelled_live_attempts(conn: AsyncConnection, owner: str) -> list[dic
         .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), o.status == "cancelled")
     )
     return [r._asdict() for r in rows]
+
+
+async def claim_orders(conn: AsyncConnection, order_ids: list[str], now: datetime) -> set[str]:
+    """Move due orders to `calling` in one statement; returns those this process got (another
+    process may have claimed some first)."""
+    o = call_orders.c
+    rows = await conn.execute(
+        sa.update(call_orders)
+        .where(o.id.in_(order_ids), o.status.in_(WAITING), o.next_attempt_at <= now)
+        .values(status="calling", next_attempt_at=None, updated_at=now)
+        .returning(o.id)
+    )
+    return {r.id for r in rows}
+
+
+async def mark_all_queued(conn: AsyncConnection, order_ids: list[str], now: datetime) -> None:
+    """Due orders waiting for a slot say so."""
+    o = call_orders.c
+    await conn.execute(
+        sa.update(call_orders)
+        .where(o.id.in_(order_ids), o.status == "scheduled")
+        .values(status="queued_for_calling", updated_at=now)
+    )
+
+
+async def insert_attempts(conn: AsyncConnection, rows: list[dict]) -> None:
+    await conn.execute(sa.insert(call_attempts), rows)
+
+
+async def take_slots(conn: AsyncConnection, rows: list[dict]) -> None:
+    """Raises IntegrityError when another process took one of the same slots first."""
+    await conn.execute(sa.insert(concurrency_slots), rows)
