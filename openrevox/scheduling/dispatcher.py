@@ -264,7 +264,10 @@ class Dispatcher:
         return to_dial
 
     async def _hang_up_cancelled(self) -> None:
+        running = self.carrier.live_calls()
+        if not running:
+            return
         async with self.engine.begin() as conn:
-            cancelled = await store.cancelled_live_attempts(conn, self.worker)
+            cancelled = await store.cancelled_live_attempts(conn, running)
         for attempt in cancelled:
             await self.carrier.hang_up(attempt["id"], "system", "cancelled")

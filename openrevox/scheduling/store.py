@@ -139,16 +139,17 @@ async def take_over_lease(
     return result.rowcount == 1
 
 
-async def cancelled_live_attempts(conn: AsyncConnection, owner: str) -> list[dict]:
-    """Live attempts this process holds whose order was cancelled: to hang up."""
+async def cancelled_live_attempts(conn: AsyncConnection, attempt_ids: set[str]) -> list[dict]:
+    """Of these live attempts (the calls this process runs), those whose order was cancelled."""
+    if not attempt_ids:
+        return []
     a, o = call_attempts.c, call_orders.c
     rows = await conn.execute(
         sa.select(call_attempts)
         .join(call_orders, o.id == a.order_id)
-        .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), o.status == "cancelled")
+        .where(a.id.in_(attempt_ids), a.status.in_(LIVE_ATTEMPT), o.status == "cancelled")
     )
     return [r._asdict() for r in rows]
-
 
 async def claim_orders(conn: AsyncConnection, order_ids: list[str], now: datetime) -> set[str]:
     """Move due orders to `calling` in one statement; returns those this process got (another
