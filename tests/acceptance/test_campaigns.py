@@ -9,6 +9,8 @@ stored attempts, what the personas imply and that `max_concurrent_calls` was nev
 from __future__ import annotations
 
 import csv
+import subprocess
+import sys
 import io
 import time
 from datetime import UTC, datetime, timedelta
@@ -348,3 +350,38 @@ def test_no_attempt_starts_after_cancel_returns(sandbox_server: LiveServer, sand
     assert after.row_stats.failed > 0
     started = [as_datetime(a["started_at"]) for a in stored_attempts(sandbox_server, campaign.id)]
     assert started and max(started) <= cancelled_at
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def run_campaign_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess:
+    env = {**server.env, "OPENREVOX_API_KEY": server.api_key}
+    return subprocess.run(
+        [sys.executable, "-m", "openrevox.cli", "campaign", *args, "--base-url", server.base_url],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_cli_creates_a_campaign_from_csv_and_watches_it_complete(sandbox_server: LiveServer, sandbox: Revox, tmp_path):
+    assistant = sandbox.assistants.create(name="CLI", prompt="Hello {{first_name}}.", call_retry_config=ALL_DAY).assistant
+    path = tmp_path / "contacts.csv"
+    path.write_text("phone,first_name\n" + "".join(f"{persona(a, '0100')},Ann {a}\n" for a in AREAS[:6]))
+    created = run_campaign_cli(sandbox_server, "create", "--assistant", assistant.id, "--name", "From CSV", str(path))
+    assert created.returncode == 0, created.stderr
+    assert "uploading" in created.stderr and "6 contacts" in created.stdout
+    campaign_id = created.stdout.split()[1]
+    row = sandbox.campaigns.get_rows(campaign_id, page=0, page_size=10).rows[2]
+    assert (row.phone_number, row.input_data) == (persona(AREAS[2], "0100"), {"first_name": f"Ann {AREAS[2]}"})
+
+    watched = run_campaign_cli(sandbox_server, "watch", campaign_id, "--interval", "0.2")
+    assert watched.returncode == 0, watched.stderr
+    assert "completed" in watched.stdout.splitlines()[-1] and "completed 6" in watched.stdout
+
+
+def test_cli_refuses_a_csv_with_bad_numbers_and_sends_nothing(sandbox_server: LiveServer, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("phone,name\n+12025550100,A\n0612345678,B\n")
+    done = run_campaign_cli(sandbox_server, "create", "--assistant", "x", "--name", "Bad", str(path))
+    assert done.returncode != 0
+    assert "line 3" in done.stderr and "E.164" in done.stderr
