@@ -22,6 +22,7 @@ from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
 from openrevox.orders import attempts as order_attempts
 from openrevox.orders import service as orders_service
+from openrevox.postcall import service as webhooks
 from openrevox.scheduling import store as dispatch_store
 from openrevox.scheduling.windows import RetryConfig
 from openrevox.schemas.assistants import DEFAULT_RETRY_CONFIG_WIRE
@@ -147,7 +148,7 @@ async def cancel(conn: AsyncConnection, org_id: str, campaign_id: str, now: date
     starts, and the dispatcher hangs up the live ones."""
     now = now or utcnow()
     campaign = await fetch(conn, org_id, campaign_id, lock=True)
-    await store.cancel_orders(conn, campaign_id, now)
+    await webhooks.enqueue_completed_orders(conn, await store.cancel_orders(conn, campaign_id, now), now)
     if campaign["cancelled_at"] is None:
         await store.update_campaign(conn, campaign_id, {"cancelled_at": now, "updated_at": now})
 
@@ -156,7 +157,7 @@ async def delete(conn: AsyncConnection, org_id: str, campaign_id: str, now: date
     """Irreversible: its orders not yet over are cancelled (they stay, as call records)."""
     now = now or utcnow()
     await fetch(conn, org_id, campaign_id, lock=True)
-    await store.cancel_orders(conn, campaign_id, now)
+    await webhooks.enqueue_completed_orders(conn, await store.cancel_orders(conn, campaign_id, now), now)
     await store.delete_campaign(conn, campaign_id)
 
 

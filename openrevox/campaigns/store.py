@@ -191,15 +191,17 @@ async def latest_attempts(conn: AsyncConnection, campaign_id: str) -> dict[str, 
     return latest
 
 
-async def cancel_orders(conn: AsyncConnection, campaign_id: str, now: datetime) -> int:
-    """Every non-terminal order of the campaign becomes cancelled (the dispatcher hangs up live ones)."""
+async def cancel_orders(conn: AsyncConnection, campaign_id: str, now: datetime) -> list[dict]:
+    """Every non-terminal order of the campaign becomes cancelled (the dispatcher hangs up live
+    ones); returns those orders as they are now."""
     o = call_orders.c
     result = await conn.execute(
         sa.update(call_orders)
         .where(o.campaign_id == campaign_id, o.status.not_in(TERMINAL))
         .values(status="cancelled", next_attempt_at=None, updated_at=now)
+        .returning(*call_orders.c)
     )
-    return result.rowcount
+    return [row._asdict() for row in result]
 
 
 async def pause_orders(conn: AsyncConnection, campaign_id: str, now: datetime) -> int:

@@ -41,28 +41,39 @@ async def enqueue_completed(conn: AsyncConnection, order_id: str, now: datetime)
     """Writes the `call.completed` webhook of an order that just became terminal (if its assistant
     has a webhook_url): the payload is the Call as GET /call/{id} returns it at this moment."""
     order = await orders_store.get_order_by_id(conn, order_id)
-    url = (order["assistant"] or {}).get("webhook_url")
-    if not url:
-        return None
-    call = await orders_service.render(conn, order)
-    outbox_id = new_id()
-    await store.insert_outbox(
-        conn,
-        {
-            "id": outbox_id,
-            "organization_id": order["organization_id"],
-            "order_id": order_id,
-            "event_type": EVENT_COMPLETED,
-            "payload": {"type": EVENT_COMPLETED, "call": call},
-            "url": str(url),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "retrying_since": now,
-            "created_at": now,
-        },
-    )
-    return outbox_id
+    ids = await enqueue_completed_orders(conn, [order], now)
+    return ids[0] if ids else None
+
+
+RENDER_CHUNK = 500  # orders rendered per query batch when many end at once (a campaign cancelled)
+
+
+async def enqueue_completed_orders(conn: AsyncConnection, orders: list[dict], now: datetime) -> list[str]:
+    """`enqueue_completed` for orders just made terminal together, given as their current rows;
+    returns the new outbox ids."""
+    hooked = [o for o in orders if (o["assistant"] or {}).get("webhook_url")]
+    ids: list[str] = []
+    for start in range(0, len(hooked), RENDER_CHUNK):
+        chunk = hooked[start : start + RENDER_CHUNK]
+        rows = [
+            {
+                "id": new_id(),
+                "organization_id": order["organization_id"],
+                "order_id": order["id"],
+                "event_type": EVENT_COMPLETED,
+                "payload": {"type": EVENT_COMPLETED, "call": call},
+                "url": str(order["assistant"]["webhook_url"]),
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "retrying_since": now,
+                "created_at": now,
+            }
+            for order, call in zip(chunk, await orders_service.render_many(conn, chunk), strict=True)
+        ]
+        await store.insert_outbox_rows(conn, rows)
+        ids += [r["id"] for r in rows]
+    return ids
 
 
 def render_delivery(row: dict, tries: list[dict]) -> dict:

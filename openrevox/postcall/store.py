@@ -29,6 +29,11 @@ async def insert_outbox(conn: AsyncConnection, values: dict) -> None:
     await conn.execute(sa.insert(webhook_outbox).values(**values))
 
 
+async def insert_outbox_rows(conn: AsyncConnection, rows: list[dict]) -> None:
+    if rows:
+        await conn.execute(sa.insert(webhook_outbox), rows)
+
+
 async def claim_due(
     conn: AsyncConnection, now: datetime, worker: str, lease_until: datetime, batch: int
 ) -> list[dict]:

@@ -233,6 +233,34 @@ def test_a_cancelled_call_is_posted_at_cancel(client, receiver):
     assert sent == get_call(client, call["id"])
 
 
+def test_cancelling_a_campaign_posts_each_of_its_calls(client, receiver):
+    assistant = client.post("/assistants", json={"name": "Hooked", "prompt": "Hi", "webhook_url": receiver.url})
+    assert assistant.status_code == 200, assistant.text
+    contacts = [{"to_phone_number": f"+1202555{n:04d}", "prompt_variables": {}} for n in range(2000, 2003)]
+    created = client.post(
+        "/campaigns",
+        json={
+            "assistant_id": assistant.json()["assistant"]["id"], "name": "Hooked", "contacts": contacts,
+            "scheduled_at": "2099-01-01T00:00:00Z",
+        },
+    )  # fmt: skip
+    assert created.status_code == 200, created.text
+    campaign_id = created.json()["campaign"]["id"]
+    assert client.post(f"/campaigns/{campaign_id}/cancel").status_code == 200
+    numbers = {c["to_phone_number"] for c in contacts}  # this test's own
+
+    def sent() -> list[dict]:
+        with receiver.lock:
+            calls = [json.loads(r.body)["call"] for r in receiver.requests]
+        return [c for c in calls if c["to_phone_number"] in numbers]
+
+    calls = wait_for(lambda: len(sent()) == 3 and sent(), 10, "a webhook per cancelled call")
+    assert {c["to_phone_number"] for c in calls} == numbers
+    for call in calls:
+        assert call["status"] == "cancelled"
+        assert call == get_call(client, call["id"])
+
+
 def test_no_webhook_url_no_webhook(client, receiver):
     response = client.post(
         "/call", json={"phone_number": NOT_ATTRIBUTED, "assistant": {"prompt": "Hi"}, "force_now": True}
