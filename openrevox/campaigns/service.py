@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -107,13 +108,13 @@ async def create(
         "updated_at": now,
     }
     await store.insert_campaign(conn, campaign)
+    naive_due = {c.due_at: c.due_at.astimezone(UTC).replace(tzinfo=None) for c in checked}
     await store.insert_rows(
         conn,
         [
-            {"id": new_id(), "campaign_id": campaign_id, "row_index": i, "phone_number": c.phone_number,
-             "input_data": c.variables, "first_due_at": c.due_at, "first_status": c.status}
+            (new_id(), campaign_id, i, c.phone_number, json.dumps(c.variables), naive_due[c.due_at], c.status)
             for i, c in enumerate(checked)
-        ],  # fmt: skip
+        ],
     )
     await store.materialize_orders(conn, campaign_id, now)
     await dispatch_store.set_key_limit(

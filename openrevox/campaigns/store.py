@@ -24,10 +24,32 @@ async def insert_campaign(conn: AsyncConnection, values: dict) -> None:
     await conn.execute(sa.insert(campaigns).values(**values))
 
 
-async def insert_rows(conn: AsyncConnection, rows: list[dict]) -> None:
-    """Executemany in chunks (one multi-row INSERT per 1,000 rows on PostgreSQL)."""
+ROW_COLUMNS = ("id", "campaign_id", "row_index", "phone_number", "input_data", "first_due_at", "first_status")
+
+
+async def insert_rows(conn: AsyncConnection, rows: list[tuple]) -> None:
+    """The driver's executemany in chunks, values in ROW_COLUMNS order: `input_data` already JSON
+    text, `first_due_at` naive UTC (as UTCDateTime stores it). Skipping SQLAlchemy's per-row type
+    processing saves a fifth of the time; on PostgreSQL, COPY saves more."""
+    if conn.dialect.name == "postgresql":
+        await _copy_rows(conn, rows)
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    statement = (
+        f"INSERT INTO {campaign_rows.name} ({', '.join(ROW_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(ROW_COLUMNS))})"
+    )
     for start in range(0, len(rows), INSERT_CHUNK):
-        await conn.execute(sa.insert(campaign_rows), rows[start : start + INSERT_CHUNK])
+        await conn.exec_driver_sql(statement, rows[start : start + INSERT_CHUNK])
+
+
+async def _copy_rows(conn: AsyncConnection, rows: list[tuple]) -> None:
+    """COPY … FROM STDIN on this transaction's own connection (psycopg 3)."""
+    raw = await conn.get_raw_connection()
+    async with raw.driver_connection.cursor() as cursor:
+        async with cursor.copy(f"COPY {campaign_rows.name} ({', '.join(ROW_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                await copy.write_row(row)
 
 
 async def materialize_orders(conn: AsyncConnection, campaign_id: str, now: datetime) -> int:
