@@ -122,14 +122,16 @@ def test_bad_contacts_are_all_reported_by_index(client: Revox, assistant_id: str
     bad[1]["to_phone_number"] = "0612345678"
     bad[3]["prompt_variables"] = {"name": "no topic"}
     bad[4]["to_phone_number"] = "+1202555"
+    bad.append({"to_phone_number": "+12025550100", "prompt_variables": {"name": "a\x00b", "topic": "x"}})
     with pytest.raises(revox.UnprocessableEntityError) as caught:
         client.campaigns.create(assistant_id=assistant_id, name="Bad", contacts=bad)
     error = caught.value.body["error"]
     assert error["param"] == "contacts.1.to_phone_number"
     assert [e["param"] for e in error["errors"]] == [
         "contacts.1.to_phone_number", "contacts.3.prompt_variables.topic", "contacts.4.to_phone_number",
+        "contacts.5.prompt_variables.name",
     ]  # fmt: skip
-    assert error["error_count"] == 3
+    assert error["error_count"] == 4
     assert all(c.name != "Bad" for c in client.campaigns.list().campaigns)
 
 
