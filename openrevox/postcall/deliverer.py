@@ -116,6 +116,9 @@ class WebhookDeliverer:
     async def tick(self) -> int:
         """One pass; returns how many webhooks it tried."""
         now = self.clock()
+        async with self.engine.connect() as conn:
+            if not await store.any_due(conn, now):
+                return 0
         async with self.engine.begin() as conn:
             rows = await store.claim_due(conn, now, self.worker, now + self.lease, self.batch)
             keys = {org: await service.ensure_secret(conn, org) for org in {r["organization_id"] for r in rows}}

@@ -34,33 +34,32 @@ async def insert_outbox_rows(conn: AsyncConnection, rows: list[dict]) -> None:
         await conn.execute(sa.insert(webhook_outbox), rows)
 
 
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    free = sa.or_(webhook_outbox.c.lease_expires_at.is_(None), webhook_outbox.c.lease_expires_at <= now)
+    return sa.and_(webhook_outbox.c.status == "pending", webhook_outbox.c.next_attempt_at <= now, free)
+
+
+async def any_due(conn: AsyncConnection, now: datetime) -> bool:
+    """A read that takes no lock: idle passes never contend with writers (SQLite has one)."""
+    return await conn.scalar(sa.select(webhook_outbox.c.id).where(_due(now)).limit(1)) is not None
+
+
 async def claim_due(
     conn: AsyncConnection, now: datetime, worker: str, lease_until: datetime, batch: int
 ) -> list[dict]:
-    """Pending rows due by `now` and not held by a live lease, leased to `worker`. PostgreSQL skips
-    rows another process is claiming; on SQLite (one writer at a time) the conditional UPDATE
-    decides, and a row another process took meanwhile is left out."""
-    free = sa.or_(webhook_outbox.c.lease_expires_at.is_(None), webhook_outbox.c.lease_expires_at <= now)
-    due = (
-        sa.select(webhook_outbox.c.id)
-        .where(webhook_outbox.c.status == "pending", webhook_outbox.c.next_attempt_at <= now, free)
-        .order_by(webhook_outbox.c.next_attempt_at)
-        .limit(batch)
-    )
+    """Leases to `worker` the pending rows due by `now` and not held by a live lease, in one
+    UPDATE … RETURNING. PostgreSQL skips the rows another process is claiming; SQLite runs one
+    writer at a time, and the condition is checked again by the UPDATE itself."""
+    due = sa.select(webhook_outbox.c.id).where(_due(now)).order_by(webhook_outbox.c.next_attempt_at).limit(batch)
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    claimed = []
-    for outbox_id in (await conn.execute(due)).scalars().all():
-        taken = await conn.execute(
-            sa.update(webhook_outbox)
-            .where(webhook_outbox.c.id == outbox_id, webhook_outbox.c.status == "pending", free)
-            .values(lease_owner=worker, lease_expires_at=lease_until)
-            .returning(*webhook_outbox.c)
-        )
-        row = taken.first()
-        if row is not None:
-            claimed.append(row._asdict())
-    return claimed
+    claimed = await conn.execute(
+        sa.update(webhook_outbox)
+        .where(webhook_outbox.c.id.in_(due.scalar_subquery()), _due(now))
+        .values(lease_owner=worker, lease_expires_at=lease_until)
+        .returning(*webhook_outbox.c)
+    )
+    return [row._asdict() for row in claimed]
 
 
 async def insert_delivery(conn: AsyncConnection, values: dict) -> None:

@@ -3,6 +3,7 @@ in-process receiver (httpx.MockTransport): retries for a day, Retry-After, lease
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -164,3 +165,21 @@ def test_a_send_goes_to_the_address_that_was_checked(run, monkeypatch):
     assert request.extensions["sni_hostname"] == "hooks.example.com"
     assert request.headers["webhook-id"] == row["id"]
     assert row["status"] == "delivered"
+
+
+def test_processes_claiming_at_once_never_take_the_same_row(run):
+    async def story(engine):
+        ids = {await outbox_row(engine) for _ in range(30)}
+
+        async def claim(worker: str) -> list[str]:
+            async with engine.begin() as conn:
+                rows = await store.claim_due(conn, START, worker, START + timedelta(seconds=40), 10)
+            return [r["id"] for r in rows]
+
+        taken = await asyncio.gather(*(claim(f"w{n}") for n in range(5)))
+        return ids, taken
+
+    ids, taken = run(story)
+    everything = [i for batch in taken for i in batch]
+    assert len(everything) == len(set(everything)) == 30  # each row once, all of them
+    assert set(everything) == ids
