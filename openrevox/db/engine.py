@@ -38,7 +38,10 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     writers that take turns in-process (see `_serialize_sqlite_writers`).
 
     PostgreSQL: `pool_size` bounds connections per process (twice that under bursts): keep
-    processes x 2 x pool_size under the server's max_connections."""
+    processes x 2 x pool_size under the server's max_connections. No pre-ping: it cost a round
+    trip on every checkout. After the server restarts, the first statement on a dead pooled
+    connection fails (that request answers 500 and the dispatcher retries its pass), and the
+    disconnect invalidates every connection of the pool, so the next ones reconnect."""
     if is_sqlite(url):
         path = url.split(":///", 1)[1]
         if path and path != ":memory:":
@@ -47,7 +50,7 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         _set_sqlite_pragmas(engine.sync_engine)
         _serialize_sqlite_writers(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:
