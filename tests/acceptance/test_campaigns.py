@@ -354,6 +354,30 @@ def test_no_attempt_starts_after_cancel_returns(sandbox_server: LiveServer, sand
     assert started and max(started) <= cancelled_at
 
 
+def test_pause_holds_every_call_until_resume_and_the_campaign_then_completes(sandbox_server: LiveServer, sandbox: Revox):
+    assistant = sandbox.assistants.create(name="Sandbox", prompt="Hello.").assistant
+    body = [{"to_phone_number": persona(area, "0100"), "prompt_variables": {}} for area in AREAS]
+    campaign = sandbox.campaigns.create(
+        assistant_id=assistant.id, name="Pause me", contacts=body, call_retry_config=ALL_DAY, max_concurrent_calls=2
+    ).campaign
+    deadline = time.monotonic() + 60
+    while sandbox.campaigns.retrieve(campaign.id).campaign.row_stats.completed < 3:
+        assert time.monotonic() < deadline, "no call completed in 60 s"
+        time.sleep(0.1)
+    with httpx.Client(base_url=sandbox_server.base_url, headers={"Authorization": f"Bearer {sandbox_server.api_key}"}) as http:
+        assert http.post(f"/campaigns/{campaign.id}/pause").status_code == 200
+        paused_at = datetime.now(UTC)
+        time.sleep(1.5)  # the live calls (0.3 s each) finish; nothing new starts
+        held = sandbox.campaigns.retrieve(campaign.id).campaign
+        assert held.status == "paused" and held.row_stats.calling == 0
+        assert held.row_stats.completed < len(body)
+        assert max(as_datetime(a["started_at"]) for a in stored_attempts(sandbox_server, campaign.id)) <= paused_at
+        assert http.post(f"/campaigns/{campaign.id}/resume").status_code == 200
+    done = wait_completed(sandbox, campaign.id, timeout=120)
+    assert done.row_stats.completed == len(body) and not done.is_cancelled
+    assert len(stored_attempts(sandbox_server, campaign.id)) == len(body)
+
+
 # -- the command line -----------------------------------------------------------------------
 
 
