@@ -7,11 +7,14 @@ p50/p99 latency and errors per phase, the create/health ratio against the goals,
 was shared between this client and the server (the machine has few cores: both compete).
 
     .venv/bin/python bench/api.py [--backend sqlite|postgres|both] [--concurrency 32] [--seconds 10]
-                                  [--workers N] [--warmup 1] [--due-now] [--postgres-url URL]
+                                  [--workers N] [--pool-size P] [--warmup 1] [--due-now]
+                                  [--postgres-url URL]
 
 Orders are scheduled a week ahead unless `--due-now`, so the server's dispatcher stays idle and the
-numbers are the API's alone. `--workers N` > 1 runs N server processes (uvicorn's own --workers
-when `openrevox serve` has none). The CPU columns come from getrusage (client), /proc/<pid>/stat
+numbers are the API's alone. `--workers N` > 1 runs `openrevox serve --workers N`. On PostgreSQL
+the server's pool holds concurrency / workers connections per process unless `--pool-size` says
+otherwise (0: the server's default of 10, plus 10 more that are closed as soon as they are
+returned, so 32 clients keep reopening connections). Results are in docs/benchmarks.md. The CPU columns come from getrusage (client), /proc/<pid>/stat
 (server and its children; PostgreSQL backends serving the database) and /proc/stat (the machine:
 "other" is everything else running meanwhile, "idle" what nobody used), so a reader can tell a
 saturated server from a noisy machine.
@@ -472,7 +475,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def postgres_database(admin_url: str):
+def postgres_database(admin_url: str, needed: int = 32):
     import psycopg
 
     name = f"openrevox_bench_{secrets.token_hex(4)}"
@@ -481,8 +484,8 @@ def postgres_database(admin_url: str):
         free = conn.execute(
             "SELECT current_setting('max_connections')::int - count(*) FROM pg_stat_activity"
         ).fetchone()[0]
-    if free < 32:
-        print(f"warning: PostgreSQL has {free} free connection slots; the server's pool may open 30")
+    if free < needed:
+        print(f"warning: PostgreSQL has {free} free connection slots; the server's pools may open {needed}")
     parts = urllib.parse.urlsplit(admin_url)
     try:
         yield urllib.parse.urlunsplit(parts._replace(path="/" + name))
@@ -498,15 +501,8 @@ def postgres_database(admin_url: str):
                 time.sleep(1)
 
 
-def serve_supports_workers() -> bool:
-    out = subprocess.run(
-        [PYTHON, "-m", "openrevox.cli", "serve", "--help"], cwd=ROOT, capture_output=True, text=True
-    )
-    return "--workers" in out.stdout
-
-
 @contextmanager
-def running_server(database_url: str, workdir: Path, key: str, workers: int):
+def running_server(database_url: str, workdir: Path, key: str, workers: int, pool_size: int | None = None):
     env = {
         **os.environ,
         "OPENREVOX_DATABASE_URL": database_url,
@@ -514,23 +510,12 @@ def running_server(database_url: str, workdir: Path, key: str, workers: int):
         "OPENREVOX_API_KEY": key,
         "PYTHONUNBUFFERED": "1",
     }
-    log_path = workdir / "server.log"
-    if workers > 1:
-        # Workers that start together race to insert the API key (UNIQUE api_keys.key_hash) and
-        # the loser exits; one single-process start first migrates and stores the key for all.
-        single = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log"]
-        with _server(single, env, workdir / "bootstrap.log"):
-            pass
-    if workers <= 1:
-        cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log"]
-    elif serve_supports_workers():
-        cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log", "--workers", str(workers)]
-    else:
-        # `openrevox serve` has no --workers yet: the same app through uvicorn's own CLI.
-        print(f"note: `openrevox serve` has no --workers; running uvicorn --factory with {workers} workers")
-        cmd = [PYTHON, "-m", "uvicorn", "openrevox.app:create_app", "--factory", "--host", "127.0.0.1",
-               "--no-access-log", "--workers", str(workers)]  # fmt: skip
-    with _server(cmd, env, log_path, workers) as started:
+    if pool_size is not None:
+        env["OPENREVOX_DB_POOL_SIZE"] = str(pool_size)
+    cmd = [PYTHON, "-m", "openrevox.cli", "serve", "--no-access-log"]
+    if workers > 1:  # serve migrates and stores the key once, then starts the workers
+        cmd += ["--workers", str(workers)]
+    with _server(cmd, env, workdir / "server.log", workers) as started:
         yield started
 
 
@@ -616,9 +601,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[PhaseResult]:
             with running_server(url, workdir, key, args.workers) as (proc, port):
                 results = run_in_loop(bench_server(backend, "127.0.0.1", port, key, proc.pid, None, args))
         else:
-            with postgres_database(args.postgres_url) as url:
+            pool = args.pool_size or 10  # 0: the server's default, OPENREVOX_DB_POOL_SIZE=10
+            with postgres_database(args.postgres_url, needed=args.workers * 2 * pool + 2) as url:
                 dbname = urllib.parse.urlsplit(url).path.lstrip("/")
-                with running_server(url, workdir, key, args.workers) as (proc, port):
+                with running_server(url, workdir, key, args.workers, args.pool_size or None) as (proc, port):
                     results = run_in_loop(
                         bench_server(backend, "127.0.0.1", port, key, proc.pid, dbname, args)
                     )
@@ -660,7 +646,8 @@ def report(results: list[PhaseResult], args: argparse.Namespace) -> None:
     print()
     print(
         f"concurrency {args.concurrency}, {args.seconds:g} s per phase after {args.warmup:g} s warm-up, "
-        f"server workers {args.workers}, {cores} cores, client loop {args.loop_name}, "
+        f"server workers {args.workers}, PostgreSQL pool {args.pool_size or 'default'} per process, "
+        f"{cores} cores, client loop {args.loop_name}, "
         f"orders {'due now' if args.due_now else 'scheduled a week ahead'}"
     )
     print(header)
@@ -711,6 +698,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="uncounted seconds before each phase")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
+        "--pool-size", type=int, default=None,
+        help="OPENREVOX_DB_POOL_SIZE for the PostgreSQL server (default: concurrency / workers, so "
+        "every client's request finds a kept connection; 0: the server's own default)",
+    )  # fmt: skip
+    parser.add_argument(
         "--postgres-url",
         default=os.environ.get(
             "OPENREVOX_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -723,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-uvloop", action="store_true", help="run the client on the stdlib event loop")
     args = parser.parse_args(argv)
+    if args.pool_size is None:
+        args.pool_size = -(-args.concurrency // max(1, args.workers))
     install_sigterm()
     args.loop_name = "asyncio"
     if not args.no_uvloop:

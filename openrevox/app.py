@@ -34,6 +34,20 @@ async def ensure_api_key(app: FastAPI, settings: Settings) -> None:
             print("openrevox: it is shown only this once; use it as REVOX_API_KEY.", flush=True)
 
 
+async def bootstrap(settings: Settings) -> None:
+    """Migrate and make sure an API key exists, once, before several workers start: each worker
+    does the same at its start, finding nothing left to do (with no key configured, workers
+    starting together would each create and print one)."""
+    url = settings.resolved_database_url
+    await asyncio.to_thread(run_migrations, url)
+    app = FastAPI()
+    app.state.engine = create_engine(url, 1)
+    try:
+        await ensure_api_key(app, settings)
+    finally:
+        await app.state.engine.dispose()
+
+
 def create_app(settings: Settings | None = None, *, run_services: bool = True) -> FastAPI:
     settings = settings or get_settings()
 

@@ -12,15 +12,15 @@ from openrevox.config import get_settings
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from openrevox.app import create_app
+    from openrevox.app import bootstrap, create_app
 
-    uvicorn.run(
-        create_app(get_settings()),
-        host=args.host,
-        port=args.port,
-        log_level=args.log_level,
-        access_log=args.access_log,
-    )
+    options = dict(host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log)
+    if args.workers <= 1:
+        uvicorn.run(create_app(get_settings()), **options)
+        return
+    # Several processes: uvicorn starts each from the import string; this one only supervises.
+    asyncio.run(bootstrap(get_settings()))
+    uvicorn.run("openrevox.app:create_app", factory=True, workers=args.workers, **options)
 
 
 async def _run_worker() -> None:
@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--log-level", default="info")
     serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port, each with its own dispatcher (for PostgreSQL: "
+        "SQLite has one writer, and processes wait for each other's writes)",
+    )
     serve.set_defaults(func=_serve)
 
     worker = commands.add_parser("worker", help="run only the dispatcher (any number, against one PostgreSQL)")
