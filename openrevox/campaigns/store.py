@@ -303,3 +303,11 @@ async def order_states(conn: AsyncConnection, campaign_id: str) -> list[dict]:
         sa.select(o.id, o.to_phone_number, o.status, o.calls_count).where(o.campaign_id == campaign_id)
     )
     return [r._asdict() for r in rows]
+
+
+async def names_of(conn: AsyncConnection, campaign_ids: set[str]) -> dict[str, str]:
+    """{campaign id: name}, for the `campaign` of the calls that belong to one."""
+    if not campaign_ids:
+        return {}
+    rows = await conn.execute(sa.select(campaigns.c.id, campaigns.c.name).where(campaigns.c.id.in_(campaign_ids)))
+    return {r.id: r.name for r in rows}

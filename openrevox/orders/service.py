@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.assistants import service as assistants_service
+from openrevox.campaigns import store as campaigns_store
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
 from openrevox.orders import attempts, policy, store
@@ -141,8 +142,12 @@ async def render_many(conn: AsyncConnection, orders: list[dict]) -> list[dict]:
     attempts = await store.attempts_of(conn, [o["id"] for o in orders if _may_have_attempts(o)])
     attempts.update((o["id"], []) for o in orders if not _may_have_attempts(o))
     transcripts = await store.transcripts_of(conn, [a["id"] for rows in attempts.values() for a in rows])
+    names = await campaigns_store.names_of(conn, {o["campaign_id"] for o in orders if o["campaign_id"]})
     return [
-        render_call(o, [render_attempt(a, transcripts[a["id"]], None) for a in attempts[o["id"]]])
+        render_call(
+            {**o, "campaign": {"id": o["campaign_id"], "name": names[o["campaign_id"]]} if o["campaign_id"] in names else None},
+            [render_attempt(a, transcripts[a["id"]], None) for a in attempts[o["id"]]],
+        )
         for o in orders
     ]
 

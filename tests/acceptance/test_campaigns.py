@@ -85,6 +85,9 @@ def test_create_returns_the_campaign_with_every_field_and_its_rows_pending(clien
     assert row.input_data == {"name": "N5", "topic": "x"}
     assert row.call.id == row.id and row.call.status == "scheduled"
     assert (row.call.campaign.id, row.call.campaign.name) == (created.id, "Spring")
+    # The order, read as a call, names its campaign too.
+    call = client.call.retrieve(row.call.id).call
+    assert (call.campaign.id, call.campaign.name) == (created.id, "Spring")
     assert row.call.scheduled_at == "2099-01-01T09:00:00.000Z"
     assert row.call.from_phone_number == "+12025550199"
     assert row.call.call_retry_config.max_retry_attempts == 2
