@@ -6,6 +6,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -70,7 +71,10 @@ def _set_sqlite_pragmas(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        # No busy handler: its back-off sleeps reach 100 ms a try. A statement that finds the
+        # database locked by another process is retried on its connection's thread, every
+        # millisecond or so, for up to SQLITE_BUSY_TIMEOUT_S (see `_retry_busy`).
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.close()
 
 
@@ -160,7 +164,7 @@ def run_migrations(url: str) -> None:
 
 def _sqlite_connector(url: str) -> Callable[[], Awaitable[_SqliteConnection]]:
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
-    kwargs = {**kwargs, "timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    kwargs = {**kwargs, "timeout": 0, "check_same_thread": False}
     return partial(_SqliteConnection.open, *args, **kwargs)
 
 
@@ -226,7 +230,7 @@ class _SqliteConnection:
 
     async def commit(self) -> None:
         if self.in_transaction:
-            await self._call(self._conn.commit)
+            await self._call(partial(_retry_busy, self._conn.commit))
 
     async def rollback(self) -> None:
         if self.in_transaction:
@@ -262,13 +266,38 @@ class _Discarded:
         pass
 
 
+SQLITE_BUSY = 5  # the plain code only: SQLITE_BUSY_SNAPSHOT (517) cannot succeed on a retry
+
+
+def _retry_busy(function: Callable[[], Any]) -> Any:
+    """`function()`, tried again while another process holds the database's lock: what SQLite's
+    busy handler does, without its long sleeps. Runs on the connection's thread."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.0005
+    while True:
+        try:
+            return function()
+        except sqlite3.OperationalError as error:
+            if getattr(error, "sqlite_errorcode", None) != SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.005)
+
+
 def _run_statement(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> tuple:
     cursor = connection.cursor()
     try:
-        if many:
-            cursor.executemany(sql, parameters)
-        else:
-            cursor.execute(sql, () if parameters is None else parameters)
+        if not many:
+            _retry_busy(partial(cursor.execute, sql, () if parameters is None else parameters))
+        elif connection.isolation_level is not None:
+            # One transaction (the module begins it): a busy error can only come before any row.
+            _retry_busy(partial(cursor.executemany, sql, parameters))
+        else:  # autocommit: each row commits alone, so each is retried alone
+            rowcount = 0
+            for row in parameters:
+                _retry_busy(partial(cursor.execute, sql, row))
+                rowcount += max(cursor.rowcount, 0)
+            return None, rowcount, cursor.lastrowid, []
         rows = cursor.fetchall() if cursor.description else []
         return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:

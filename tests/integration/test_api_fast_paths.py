@@ -177,16 +177,28 @@ def sqlite_run(tmp_path):
     return runner
 
 
-def test_sqlite_writers_take_turns_and_readers_do_not_wait_for_them(sqlite_run):
-    async def story(engine):
-        @sa.event.listens_for(engine.sync_engine, "connect")
-        def no_busy_handler(dbapi_connection, _record):  # noqa: ANN001
-            # Without the in-process turns, a second writer would now fail at once with
-            # "database is locked" instead of sleeping in SQLite's busy handler.
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=0")
-            cursor.close()
+def test_sqlite_writers_take_turns_and_readers_do_not_wait_for_them(sqlite_run, monkeypatch):
+    import sqlite3
 
+    from openrevox.db import engine as engine_module
+
+    busy: list[str] = []  # statements that found the database locked (by one of our own writers)
+    retry_busy = engine_module._retry_busy
+
+    def counting(function):  # noqa: ANN001, ANN202
+        def attempt():  # noqa: ANN202
+            try:
+                return function()
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode == engine_module.SQLITE_BUSY:
+                    busy.append(str(error))
+                raise
+
+        return retry_busy(attempt)
+
+    monkeypatch.setattr(engine_module, "_retry_busy", counting)
+
+    async def story(engine):
         async with engine.begin() as conn:
             await conn.execute(sa.text("CREATE TABLE t (n INTEGER)"))
         inside, most = 0, 0
@@ -221,6 +233,7 @@ def test_sqlite_writers_take_turns_and_readers_do_not_wait_for_them(sqlite_run):
         await asyncio.gather(*writers)
         assert most == 1
         assert waiting > 0
+        assert busy == []  # no writer ever found SQLite's lock taken: they queued in-process
         assert await reader() == 30
 
     sqlite_run(story)
@@ -323,3 +336,51 @@ def test_postgres_without_pre_ping_a_dead_connection_fails_once_then_the_pool_re
                 assert await conn.scalar(sa.text("SELECT 1")) == 1
 
     run(story)
+
+
+def test_a_sqlite_write_waits_for_another_process_without_blocking_the_event_loop(sqlite_run, tmp_path):
+    # Another process's write lock (here a plain connection on a thread, holding it 300 ms):
+    # our statement is retried on its own thread until the lock is free; the loop keeps going.
+    import sqlite3
+    import threading
+
+    async def story(engine):
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("CREATE TABLE w (n INTEGER)"))
+        locked, release = threading.Event(), threading.Event()
+
+        def other_process() -> None:
+            other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT INTO w VALUES (1)")
+            locked.set()
+            release.wait(5)
+            other.execute("COMMIT")
+            other.close()
+
+        holder = threading.Thread(target=other_process)
+        holder.start()
+        locked.wait(5)
+        loop = asyncio.get_running_loop()
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticking = asyncio.create_task(ticker())
+        loop.call_later(0.3, release.set)
+        started = loop.time()
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO w VALUES (2)"))
+        waited = loop.time() - started
+        ticking.cancel()
+        holder.join(5)
+        assert 0.25 < waited < 2
+        assert ticks >= 15  # the event loop ran all along
+        async with engine.connect() as conn:
+            assert (await conn.execute(sa.text("SELECT n FROM w ORDER BY n"))).scalars().all() == [1, 2]
+
+    sqlite_run(story)
