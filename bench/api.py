@@ -295,6 +295,14 @@ async def run_phase(
     result = PhaseResult(backend, phase)
     loop = asyncio.get_running_loop()
     conns: list[HttpConnection | None] = [None] * concurrency
+    # Connections are opened one by one, a little apart: with several server workers sharing the
+    # listening socket, one worker's accept loop would otherwise take a burst of them all.
+    for i in range(concurrency):
+        try:
+            conns[i] = await connect(host, port)
+        except OSError:
+            pass  # the worker loop retries
+        await asyncio.sleep(0.003)
     measure_from = loop.time() + warmup_s
     deadline = measure_from + seconds
 
