@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         services = BackgroundServices(app.state.engine, settings)
         if run_services:
             services.start()
+        # Everything made so far (modules, routes, schemas, SQLAlchemy's tables) lives as long as
+        # the process: out of the collector's sight, a full collection scans only what requests
+        # made since, instead of stopping every request for about 100 ms each time it runs.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
