@@ -38,7 +38,7 @@ def engine_server(request, tmp_path_factory) -> LiveServer:
     data_dir = tmp_path_factory.mktemp(f"engine-e2e-{request.param}")
     personas = data_dir / "personas.json"
     personas.write_text(json.dumps(PERSONAS))
-    url = database_url_for(request.param, data_dir)
+    url = database_url_for(request.param, data_dir)  # skips (or fails) here when PostgreSQL is unreachable
     try:
         live = start_server(
             url,
@@ -313,9 +313,9 @@ def test_pause_lets_the_live_call_finish_and_holds_retries_until_resume(client):
     resumed_at = datetime.now(UTC)
     action(client, call["id"], "resume")
     second = wait_for(
-        lambda: len((c := get(client, call["id"]))["call_attempts"]) == 2 and c,
+        lambda: len((c := get(client, call["id"]))["call_attempts"]) == 2 and c["call_attempts"][0]["started_at"] and c,
         5,
-        what="the retry after resume",
+        what="the retry after resume to be dialed",
     )
     assert ts(second["call_attempts"][0]["started_at"]) >= resumed_at - timedelta(milliseconds=50)
     # One retry allowed, a voicemail again: retries run out and the order completes.
