@@ -34,6 +34,7 @@ from standardwebhooks import Webhook
 
 from openrevox import __version__
 from openrevox.db.types import new_id
+from openrevox.passes import run_passes
 from openrevox.postcall import policy, service, store
 from openrevox.postcall.safety import UnsafeWebhookUrl, check_webhook_url, pinned
 
@@ -91,17 +92,7 @@ class WebhookDeliverer:
 
     async def run(self) -> None:
         try:
-            while not self._stop.is_set():
-                try:
-                    sent = await self.tick()
-                except Exception:  # a database hiccup must not kill the loop; the next pass retries
-                    log.exception("webhook pass failed")
-                    sent = 0
-                if sent < self.batch:
-                    try:
-                        await asyncio.wait_for(self._stop.wait(), self.interval)
-                    except TimeoutError:
-                        pass
+            await run_passes(self.tick, self._stop, self.interval, self.batch, "webhook")
         finally:
             await self.close()
 

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from openrevox.db.types import new_id
 from openrevox.orders import attempts
 from openrevox.orders import store as orders_store
+from openrevox.passes import run_passes
 from openrevox.scheduling import store
 from openrevox.telephony.base import Carrier, DialFailed, DialRequest
 
@@ -78,17 +79,7 @@ class Dispatcher:
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
         try:
-            while not self._stop.is_set():
-                try:
-                    claimed = await self.tick()
-                except Exception:  # a database hiccup must not kill the loop; the next pass retries
-                    log.exception("dispatcher pass failed")
-                    claimed = 0
-                if claimed < self.batch:
-                    try:
-                        await asyncio.wait_for(self._stop.wait(), self.interval)
-                    except TimeoutError:
-                        pass
+            await run_passes(self.tick, self._stop, self.interval, self.batch, "dispatcher")
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
