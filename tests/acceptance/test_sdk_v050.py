@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from assistant_fields import FULL_ASSISTANT as ALL_FIELDS
+
 REPO = Path(__file__).resolve().parents[2]
 SDK050 = REPO / ".sdk050"
 SDK_VERSION = "0.5.0"
@@ -49,38 +51,8 @@ NOT_FOUND = {"class": "NotFoundError", "status": 404}
 BAD_REQUEST = {"class": "BadRequestError", "status": 400}
 UNPROCESSABLE = {"class": "UnprocessableEntityError", "status": 422}
 
-FULL_ASSISTANT = {
-    "prompt": "You call {{customer_name}} about order {{order_id}}.",
-    "background_sound": "audio/office.ogg",
-    "calendly": {"connection_id": "conn_1", "event_type_id": "https://api.calendly.com/event_types/abc"},
-    "call_retry_config": {
-        "calling_windows": [
-            {"calling_window_start_time": "9am", "calling_window_end_time": "12:00", "retry_delay_seconds": 3600},
-            {"calling_window_start_time": "14:00", "calling_window_end_time": "6:30pm", "retry_delay_seconds": 5400},
-        ],
-        "max_retry_attempts": 5,
-        "timezone": "Europe/Paris",
-    },
-    "end_of_call_sentence": "Goodbye.",
-    "faq_items": [
-        {"question": "Opening hours?", "answer": "Nine to five."},
-        {"question": "Where?", "answer": "Paris."},
-    ],
-    "first_sentence": "Hello {{customer_name}}.",
-    "first_sentence_delay_ms": 750,
-    "first_sentence_mode": "static",
-    "ivr_navigation_enabled": True,
-    "llm_model": {"type": "openrouter", "openrouter_model_id": "openai/gpt-4.1", "openrouter_provider": "openai"},
-    "max_call_duration_secs": 900.5,
-    "structured_output_config": [
-        {"name": "email", "required": True, "type": "string", "description": "The email"},
-        {"name": "interest", "required": False, "type": "enum", "enum_options": ["low", "high"]},
-    ],
-    "transfer_phone_number": "+14155550123",
-    "voice": {"id": "sandbox-en-amy", "provider": "cartesia", "speed": 1.25},
-    "voicemail_message": "Please call back.",
-    "webhook_url": "https://example.com/hooks/revox",
-}
+# The SDK 0.1.1 suite's assistant; these tests name theirs.
+FULL_ASSISTANT = {k: v for k, v in ALL_FIELDS.items() if k != "name"}
 
 
 def _installed_version() -> str | None:
