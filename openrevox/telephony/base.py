@@ -56,6 +56,10 @@ class Carrier(Protocol):
         """End a live call of this process (no-op if it already ended)."""
         ...
 
+    async def transfer(self, attempt_id: str, to_phone_number: str) -> None:
+        """Hand the live call over to another number; the agent leaves the call."""
+        ...
+
     def live_calls(self) -> set[str]:
         """Attempt ids whose call this process runs now (their leases are renewed)."""
         ...
