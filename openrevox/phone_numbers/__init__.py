@@ -1,0 +1,1 @@
+"""Phone numbers: the organization's caller ids, and which assistant answers each one."""
