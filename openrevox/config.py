@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,6 +50,26 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a webhook receiver has to answer.")
     webhook_interval: float = Field(0.5, gt=0, description="Seconds between webhook deliverer passes.")
+    # LLM endpoints (openrevox.llm): the providers' own variable names where they have one.
+    openai_base_url: str | None = Field(
+        None, validation_alias="OPENAI_BASE_URL", description="OpenAI-compatible endpoint for gpt-4.1."
+    )
+    openai_api_key: str | None = Field(None, validation_alias="OPENAI_API_KEY", description="Key for OPENAI_BASE_URL.")
+    ministral_base_url: str | None = Field(
+        None, description="OpenAI-compatible server (vLLM, llama.cpp) for ministral-3-8b-instruct."
+    )
+    ministral_api_key: str | None = Field(None, description="Key for the Ministral server, if it asks for one.")
+    ministral_model: str = Field(
+        "ministral-3-8b-instruct", description="The model name the Ministral server serves it under."
+    )
+    openrouter_base_url: str = Field(
+        "https://openrouter.ai/api/v1",
+        validation_alias=AliasChoices("OPENROUTER_BASE_URL", "OPENREVOX_OPENROUTER_BASE_URL"),
+        description="OpenRouter's API (overridable for a proxy or a test server).",
+    )
+    openrouter_api_key: str | None = Field(
+        None, validation_alias="OPENROUTER_API_KEY", description="Key for OpenRouter models."
+    )
 
     @field_validator("database_url")
     @classmethod
