@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     from openrevox.campaigns import cli as campaign_cli
 
     campaign_cli.add_commands(commands)
+    from openrevox.phone_numbers import cli as numbers_cli
+
+    numbers_cli.add_commands(commands)
     return parser
 
 

@@ -1,6 +1,7 @@
 """Settings from the environment, in one place.
 
-Every setting is an ``OPENREVOX_*`` environment variable; a bad value fails at start-up with a
+Every setting is an ``OPENREVOX_*`` environment variable (LLM providers' keys and URLs keep their
+usual names, e.g. ``OPENAI_API_KEY``); a bad value fails at start-up with a
 message that names the variable and what to fix.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,11 +51,27 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a webhook receiver has to answer.")
     webhook_interval: float = Field(0.5, gt=0, description="Seconds between webhook deliverer passes.")
+    # Real carriers: Twilio when its two credentials are set, else Telnyx when its key is, else the sandbox.
+    public_url: str | None = Field(
+        None, description="https://host the carriers reach for webhooks and media websockets (required with one)."
+    )
+    twilio_account_sid: str | None = Field(None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "twilio_account_sid"))
+    twilio_auth_token: str | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"))
+    twilio_api_url: str = Field("https://api.twilio.com", description="Twilio REST root (a proxy or a test fake).")
+    telnyx_api_key: str | None = Field(None, validation_alias=AliasChoices("TELNYX_API_KEY", "telnyx_api_key"))
+    telnyx_connection_id: str | None = Field(
+        None, validation_alias=AliasChoices("TELNYX_CONNECTION_ID", "telnyx_connection_id")
+    )
+    telnyx_public_key: str | None = Field(None, validation_alias=AliasChoices("TELNYX_PUBLIC_KEY", "telnyx_public_key"))
+    telnyx_api_url: str = Field("https://api.telnyx.com", description="Telnyx REST root (a proxy or a test fake).")
+    carrier_timeout_seconds: float = Field(10.0, gt=0, description="Time a carrier's REST API has to answer.")
     # LLM endpoints (openrevox.llm): the providers' own variable names where they have one.
     openai_base_url: str | None = Field(
         None, validation_alias="OPENAI_BASE_URL", description="OpenAI-compatible endpoint for gpt-4.1."
     )
-    openai_api_key: str | None = Field(None, validation_alias="OPENAI_API_KEY", description="Key for OPENAI_BASE_URL.")
+    openai_api_key: str | None = Field(
+        None, validation_alias="OPENAI_API_KEY", description="Key for OPENAI_BASE_URL (or OpenAI itself)."
+    )
     ministral_base_url: str | None = Field(
         None, description="OpenAI-compatible server (vLLM, llama.cpp) for ministral-3-8b-instruct."
     )
@@ -70,6 +87,10 @@ class Settings(BaseSettings):
     openrouter_api_key: str | None = Field(
         None, validation_alias="OPENROUTER_API_KEY", description="Key for OpenRouter models."
     )
+    secret_key: SecretStr | None = Field(
+        None, min_length=16, description="Signs recording links; default: a random key kept in the data dir."
+    )
+    recording_link_seconds: float = Field(3600.0, gt=0, description="How long a recording link stays valid.")
 
     @field_validator("database_url")
     @classmethod
@@ -86,6 +107,12 @@ class Settings(BaseSettings):
                 "OPENREVOX_DATABASE_URL must be postgresql+psycopg://... or sqlite:///path.db"
             )
         return url
+
+    @property
+    def carrier(self) -> str:
+        if self.twilio_account_sid and self.twilio_auth_token:
+            return "twilio"
+        return "telnyx" if self.telnyx_api_key else "sandbox"
 
     @property
     def resolved_database_url(self) -> str:

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from openrevox.api import assistants, calls, campaigns, users, voices, webhooks
+from openrevox.api import assistants, calls, campaigns, phone_numbers, users, voices, webhooks
 
 router = APIRouter()
-for module in (calls, assistants, campaigns, users, voices, webhooks):
+for module in (calls, assistants, campaigns, phone_numbers, users, voices, webhooks):
     router.include_router(module.router)

@@ -12,7 +12,9 @@ from openrevox.campaigns import store as campaigns_store
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
 from openrevox.orders import attempts, policy, store
+from openrevox.phone_numbers import service as phone_numbers
 from openrevox.postcall import service as webhooks
+from openrevox.recording_links import RecordingLinks
 from openrevox.scheduling import store as dispatch_store
 from openrevox.schemas.assistants import DEFAULT_RETRY_CONFIG_WIRE, assistant_values, render_assistant
 from openrevox.schemas.calls import TERMINAL_STATUSES, CallCreateIn, CallSearchIn, render_attempt, render_call
@@ -82,7 +84,7 @@ async def create(
         "assistant_id": assistant["id"],
         "assistant": assistant,
         "to_phone_number": body.phone_number,
-        "from_phone_number": body.from_phone_number or default_from_number,
+        "from_phone_number": await phone_numbers.caller_id(conn, org_id, body.from_phone_number, default_from_number),
         "direction": "outbound",
         "status": policy.order_status_when_waiting(due_at, now),
         "scheduled_at": body.scheduled_at or now,
@@ -123,8 +125,8 @@ async def _store_order(conn: AsyncConnection, org_id: str, body: CallCreateIn, v
     await store.insert_order(conn, values)
 
 
-async def render(conn: AsyncConnection, order: dict) -> dict:
-    return (await render_many(conn, [order]))[0]
+async def render(conn: AsyncConnection, order: dict, links: RecordingLinks | None = None) -> dict:
+    return (await render_many(conn, [order], links))[0]
 
 
 # An order in these statuses that was never dialed has no attempt row: the dispatcher inserts an
@@ -138,7 +140,12 @@ def _may_have_attempts(order: dict) -> bool:
     return order["calls_count"] > 0 or order["status"] not in _WAITING
 
 
-async def render_many(conn: AsyncConnection, orders: list[dict]) -> list[dict]:
+def _recording_url(attempt: dict, links: RecordingLinks | None) -> str | None:
+    # Without links (no request to sign them for), an attempt renders no recording_url.
+    return links.url(attempt["id"]) if links and attempt["recording_ref"] else None
+
+
+async def render_many(conn: AsyncConnection, orders: list[dict], links: RecordingLinks | None = None) -> list[dict]:
     attempts = await store.attempts_of(conn, [o["id"] for o in orders if _may_have_attempts(o)])
     attempts.update((o["id"], []) for o in orders if not _may_have_attempts(o))
     transcripts = await store.transcripts_of(conn, [a["id"] for rows in attempts.values() for a in rows])
@@ -146,7 +153,7 @@ async def render_many(conn: AsyncConnection, orders: list[dict]) -> list[dict]:
     return [
         render_call(
             {**o, "campaign": {"id": o["campaign_id"], "name": names[o["campaign_id"]]} if o["campaign_id"] in names else None},
-            [render_attempt(a, transcripts[a["id"]], None) for a in attempts[o["id"]]],
+            [render_attempt(a, transcripts[a["id"]], _recording_url(a, links)) for a in attempts[o["id"]]],
         )
         for o in orders
     ]
@@ -160,16 +167,16 @@ async def fetch_order(conn: AsyncConnection, org_id: str, order_id: str, *, lock
 
 
 async def list_attempts(
-    conn: AsyncConnection, org_id: str, page: int, page_size: int, statuses: list[str]
+    conn: AsyncConnection, org_id: str, page: int, page_size: int, statuses: list[str], links: RecordingLinks
 ) -> list[dict]:
     rows = await store.list_attempts(conn, org_id, statuses, page * page_size, page_size)
     transcripts = await store.transcripts_of(conn, [a["id"] for a in rows])
-    return [render_attempt(a, transcripts[a["id"]], None) for a in rows]
+    return [render_attempt(a, transcripts[a["id"]], _recording_url(a, links)) for a in rows]
 
 
-async def search(conn: AsyncConnection, org_id: str, body: CallSearchIn) -> dict:
+async def search(conn: AsyncConnection, org_id: str, body: CallSearchIn, links: RecordingLinks) -> dict:
     orders, total = await store.search_orders(conn, org_id, body.model_dump())
-    return {"calls": await render_many(conn, orders), "total_count": total}
+    return {"calls": await render_many(conn, orders, links), "total_count": total}
 
 
 async def cancel(conn: AsyncConnection, org_id: str, order_id: str, now: datetime | None = None) -> None:
