@@ -13,12 +13,15 @@ from fastapi import FastAPI
 from openrevox import __version__, api
 from openrevox.api import campaigns as campaigns_api
 from openrevox.api import errors
+from openrevox.api import recordings as recordings_api
 from openrevox.api.body_limit import BodyLimitMiddleware
 from openrevox.config import Settings, get_settings
 from openrevox.db.engine import create_engine, read_only, run_migrations
 from openrevox.orgs import service as orgs_service
 from openrevox.orgs import store as orgs_store
+from openrevox.recording_links import installation_key
 from openrevox.services import BackgroundServices
+from openrevox.storage import recordings_storage
 
 log = logging.getLogger("openrevox")
 
@@ -59,6 +62,8 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         app.state.engine = create_engine(url, settings.db_pool_size)
         app.state.read_engine = read_only(app.state.engine)
         await ensure_api_key(app, settings)
+        app.state.recording_key = await asyncio.to_thread(installation_key, settings)
+        app.state.recordings = recordings_storage(settings)
         services = BackgroundServices(app.state.engine, settings)
         if run_services:
             services.start()
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits={"/campaigns": campaign_limit}
     )
     app.include_router(api.router)
+    app.include_router(recordings_api.router)  # its own auth: a signed link or the owner's key
 
     @app.get("/health", tags=["health"], summary="200 when the server is ready")
     async def health() -> dict:

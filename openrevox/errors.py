@@ -4,6 +4,7 @@
      ├── InvalidRequest (422)   a request that parses but is invalid; `param` names the field
      ├── BadRequest (400)       malformed body, or an action the current state forbids
      ├── Unauthenticated (401)  missing or unknown API key
+     ├── Forbidden (403)        a signed link whose signature is wrong or expired
      ├── NotFound (404)         unknown id, or an id of another organization
      └── PayloadTooLarge (413)  body over the configured limit
 """
@@ -43,6 +44,13 @@ class Unauthenticated(OpenRevoxError):
 
     status_code = 401
     type = "unauthenticated"
+
+
+class Forbidden(OpenRevoxError):
+    """Raised for a signed link whose signature does not match, or that has expired."""
+
+    status_code = 403
+    type = "forbidden"
 
 
 class NotFound(OpenRevoxError):

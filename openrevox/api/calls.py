@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 
 from openrevox.api.deps import CurrentPrincipal, Db
+from openrevox.api.recordings import Links
 from openrevox.errors import InvalidRequest
 from openrevox.orders import service
 from openrevox.postcall.safety import check_webhook_url
@@ -44,6 +45,7 @@ async def create_call(
 async def list_calls(
     conn: Db,
     principal: CurrentPrincipal,
+    links: Links,
     page: Annotated[int, Query(ge=0, le=1_000_000, description="0-based")] = 0,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
     statuses: Annotated[str | None, Query(description="Order statuses, comma-joined")] = None,
@@ -54,18 +56,18 @@ async def list_calls(
         raise InvalidRequest(
             f"Unknown status '{unknown[0]}'; use any of {', '.join(ORDER_STATUSES)}", param="statuses"
         )
-    return {"calls": await service.list_attempts(conn, principal.organization_id, page, page_size, wanted)}
+    return {"calls": await service.list_attempts(conn, principal.organization_id, page, page_size, wanted, links)}
 
 
 @router.post("/call/search", summary="Search call orders")
-async def search_calls(body: CallSearchIn, conn: Db, principal: CurrentPrincipal) -> dict:
-    return await service.search(conn, principal.organization_id, body)
+async def search_calls(body: CallSearchIn, conn: Db, principal: CurrentPrincipal, links: Links) -> dict:
+    return await service.search(conn, principal.organization_id, body, links)
 
 
 @router.get("/call/{call_id}", summary="Retrieve a call order")
-async def retrieve_call(call_id: str, conn: Db, principal: CurrentPrincipal) -> dict:
+async def retrieve_call(call_id: str, conn: Db, principal: CurrentPrincipal, links: Links) -> dict:
     order = await service.fetch_order(conn, principal.organization_id, call_id)
-    return {"call": await service.render(conn, order)}
+    return {"call": await service.render(conn, order, links)}
 
 
 @router.post("/call/{call_id}/cancel", summary="Cancel a call order")

@@ -208,6 +208,11 @@ async def append_transcript(conn: AsyncConnection, attempt_id: str, entries: lis
     )
 
 
+async def set_recording_ref(conn: AsyncConnection, attempt_id: str, ref: str) -> None:
+    """Where the attempt's recording is stored (a storage key; its URL is signed per request)."""
+    await conn.execute(sa.update(call_attempts).where(call_attempts.c.id == attempt_id).values(recording_ref=ref))
+
+
 async def has_live_attempt(conn: AsyncConnection, order_id: str) -> bool:
     a = call_attempts.c
     found = await conn.scalar(sa.select(a.id).where(a.order_id == order_id, a.status.in_(LIVE_ATTEMPT)).limit(1))
