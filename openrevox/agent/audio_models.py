@@ -1,0 +1,214 @@
+"""Voice activity and end-of-turn models for phone calls, shared by every call in a process.
+
+The pipeline builder asks for fresh analyzers per call:
+
+    LLMUserAggregatorParams(
+        vad_analyzer=vad_analyzer(),                       # Silero at 8 kHz, phone audio
+        user_turn_strategies=UserTurnStrategies(
+            stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer())]
+        ),
+    )
+
+Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 does
+(`SileroVADAnalyzer`, `LocalSmartTurnAnalyzerV3`), minus what stock spends per call:
+
+- Stock loads an ONNX session per call (~10 MB for Silero, ~45 MB for Smart Turn) and gives each
+  call two threads; VAD hands every 20 ms frame to its call's thread, which costs ~3x the model
+  itself and, at 35 calls in a process, starves the event loop into collapse. Here each model is
+  one session per process; a call keeps only its own recurrent state and audio buffer.
+- Silero runs inline on the event loop: one 32 ms window is ~0.1 ms of CPU, less than a thread
+  hop costs (`bench/agent.py` prints both at start), so the loop is blocked ~0.1 ms at a time.
+- Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on one thread per process,
+  in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
+  per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
+  a batch makes every caller in it wait for the last. Its time usually hides behind the STT's
+  finalization, which is requested at the same VAD stop.
+
+Parameters (why these):
+- VAD `stop_secs` 0.2 s, Pipecat's default for a turn model: VAD stop only asks Smart Turn and
+  the STT for a verdict, so a longer wait adds to every turn, a shorter one runs the turn model
+  on gaps inside words. `start_secs` 0.2 s and `confidence` 0.7 as stock: barge-in on 200 ms of
+  speech.
+- Smart Turn `stop_secs` 1.5 s (stock 3 s): the silence after which a turn ends even when the
+  model judged it incomplete. On 8 kHz audio Smart Turn v3 calls some complete sentences
+  incomplete (2 of 4 espeak-ng sentences in our measurements), and 3 s of dead air on a phone
+  line sounds like a dropped call; 1.5 s still outlasts the hesitation pauses that make a
+  turn incomplete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import queue
+import threading
+import time
+from importlib import resources
+
+import numpy as np
+import onnxruntime as ort
+import soxr
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
+from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
+from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
+from pipecat.metrics.metrics import MetricsData, TurnMetricsData
+
+PHONE_SAMPLE_RATE = 8000
+VAD_PARAMS = VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2, min_volume=0.6)
+TURN_PARAMS = SmartTurnParams(stop_secs=1.5)
+
+_SMART_TURN_RATE = 16000  # the model hears 16 kHz audio ...
+_SMART_TURN_SECS = 8  # ... the last 8 s of it, zero-padded in front when shorter
+
+
+def vad_analyzer(sample_rate: int = PHONE_SAMPLE_RATE) -> SharedSileroVADAnalyzer:
+    """A call's voice activity detector, with the parameters production uses."""
+    return SharedSileroVADAnalyzer(sample_rate=sample_rate, params=VAD_PARAMS)
+
+
+def turn_analyzer() -> SharedSmartTurnAnalyzer:
+    """A call's end-of-turn analyzer (its sample rate comes from the pipeline)."""
+    return SharedSmartTurnAnalyzer(params=TURN_PARAMS)
+
+
+def _session(package: str, name: str) -> ort.InferenceSession:
+    """An ONNX session on one CPU thread (calls are spread over processes, one per core)."""
+    options = ort.SessionOptions()
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    path = str(resources.files(package).joinpath(name))
+    return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
+
+
+@functools.cache
+def _silero_session() -> ort.InferenceSession:
+    return _session("pipecat.audio.vad.data", "silero_vad.onnx")
+
+
+class _SileroState(SileroOnnxModel):
+    """Stock Silero inference over the process's session: the recurrent state and audio context
+    that `SileroOnnxModel` keeps are this call's own."""
+
+    def __init__(self, session: ort.InferenceSession):
+        self.session = session
+        self.sample_rates = [8000, 16000]
+        self.reset_states()
+
+
+class SharedSileroVADAnalyzer(SileroVADAnalyzer):
+    """`SileroVADAnalyzer` on the process's Silero session, analyzing inline on the event loop."""
+
+    def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
+        # Not SileroVADAnalyzer.__init__: it would load a session of this call's own.
+        VADAnalyzer.__init__(self, sample_rate=sample_rate, params=params)
+        self._model = _SileroState(_silero_session())
+        self._windows_since_reset = 0
+        self._low_confidence_windows = 0
+
+    async def analyze_audio(self, buffer: bytes) -> VADState:
+        return self._run_analyzer(buffer)
+
+
+def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Smart Turn v3's features for a speech segment (float32 at `sample_rate`), exactly as
+    `LocalSmartTurnAnalyzerV3` computes them: 16 kHz, the last 8 s, Whisper log-mel."""
+    if sample_rate != _SMART_TURN_RATE:
+        audio = soxr.resample(audio, sample_rate, _SMART_TURN_RATE, quality="HQ")
+    samples = _SMART_TURN_SECS * _SMART_TURN_RATE
+    audio = audio[-samples:]
+    audio = np.pad(audio, (samples - len(audio), 0))
+    return compute_whisper_log_mel_features(audio, do_normalize=True)
+
+
+class SmartTurnModel:
+    """Smart Turn v3 loaded once, run by one thread that serves requests in arrival order."""
+
+    def __init__(self) -> None:
+        self._session = _session("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+        self._requests: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="smart-turn", daemon=True).start()
+
+    def probability(self, features: np.ndarray) -> float:
+        """The probability that the speech whose features these are is a complete turn."""
+        logits = self._session.run(None, {"input_features": features[np.newaxis]})[0]
+        return float(logits[0, 0])
+
+    async def complete_probability(self, audio: np.ndarray, sample_rate: int) -> float:
+        """`probability` of a speech segment, computed off the event loop."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._requests.put((audio, sample_rate, loop, future))
+        return await future
+
+    def _serve(self) -> None:
+        while True:
+            audio, sample_rate, loop, future = self._requests.get()
+            if future.cancelled():  # the call ended while it waited
+                continue
+            try:
+                outcome = self.probability(smart_turn_input(audio, sample_rate))
+                settle = future.set_result
+            except Exception as error:  # the caller gets it, the thread lives on
+                outcome, settle = error, future.set_exception
+            try:
+                loop.call_soon_threadsafe(_settle, future, settle, outcome)
+            except RuntimeError:  # that loop is closed: nobody waits for the answer
+                pass
+
+
+def _settle(future: asyncio.Future, settle, outcome) -> None:
+    if not future.done():
+        settle(outcome)
+
+
+@functools.cache
+def _smart_turn_model() -> SmartTurnModel:
+    return SmartTurnModel()
+
+
+class SharedSmartTurnAnalyzer(BaseSmartTurn):
+    """`LocalSmartTurnAnalyzerV3`'s verdicts from the process's `SmartTurnModel`."""
+
+    def __init__(self, *, sample_rate: int | None = None, params: SmartTurnParams | None = None):
+        super().__init__(sample_rate=sample_rate, params=params)
+        self._model = _smart_turn_model()
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, MetricsData | None]:
+        segment = self._speech_segment()
+        if segment is None:
+            return EndOfTurnState.INCOMPLETE, None
+        started = time.perf_counter()
+        probability = await self._model.complete_probability(segment, self.sample_rate)
+        state = EndOfTurnState.COMPLETE if probability > 0.5 else EndOfTurnState.INCOMPLETE
+        if state == EndOfTurnState.COMPLETE:
+            self._clear(state)
+        return state, TurnMetricsData(
+            processor="BaseSmartTurn",
+            is_complete=state == EndOfTurnState.COMPLETE,
+            probability=probability,
+            e2e_processing_time_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _speech_segment(self) -> np.ndarray | None:
+        """The audio stock Smart Turn judges (`BaseSmartTurn._process_speech_segment`): from
+        `pre_speech_ms` plus VAD's start delay before speech began, to now, at most
+        `max_duration_secs`, as float32; taken now, so audio arriving while the model is busy
+        stays for the next verdict."""
+        if not self._audio_buffer:
+            return None
+        pre_speech_secs = self._params.pre_speech_ms / 1000 + self._vad_start_secs
+        start = self._speech_start_time - pre_speech_secs
+        first = next((i for i, (t, _) in enumerate(self._audio_buffer) if t >= start), 0)
+        pcm = np.concatenate([chunk for _, chunk in self._audio_buffer[first:]])
+        segment = pcm.astype(np.float32) / 32768.0
+        return segment[-int(self._params.max_duration_secs * self.sample_rate) :]
+
+    def _predict_endpoint(self, audio_array: np.ndarray) -> dict:
+        """BaseSmartTurn's synchronous hook (its own executor path, unused by this class's
+        `analyze_end_of_turn`), answered from the shared model."""
+        probability = self._model.probability(smart_turn_input(audio_array, self.sample_rate))
+        return {"prediction": int(probability > 0.5), "probability": probability}

@@ -1,0 +1,196 @@
+"""The process-shared VAD and Smart Turn analyzers (openrevox.agent.audio_models) decide as stock
+Pipecat does on real speech at phone rate, and keep each call's state to that call."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+import numpy as np
+import pytest
+from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
+from pipecat.audio.turn.smart_turn import base_smart_turn
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADState
+
+from openrevox.agent.audio_models import (
+    PHONE_SAMPLE_RATE,
+    TURN_PARAMS,
+    VAD_PARAMS,
+    turn_analyzer,
+    vad_analyzer,
+)
+from openrevox.agent.speech import CALLEE_VOICE, synthesize
+
+FRAME_BYTES = 2 * PHONE_SAMPLE_RATE // 50  # 20 ms of 16-bit audio, as a phone stream brings it
+SENTENCES = [
+    "Hi, yes, this is Sam speaking.",
+    "I would like to move my appointment to Thursday afternoon if that works.",
+    "Actually, could you tell me",  # trails off: Smart Turn should want more
+    "Thank you so much, that is all I needed.",
+]
+
+
+def silence(seconds: float) -> bytes:
+    return bytes(2 * round(seconds * PHONE_SAMPLE_RATE))
+
+
+@pytest.fixture(scope="module")
+def conversation() -> bytes:
+    """The sentences with a second of line silence around each, 8 kHz PCM."""
+    parts = [silence(0.5)]
+    for sentence in SENTENCES:
+        parts += [synthesize(sentence, CALLEE_VOICE), silence(1.0)]
+    return b"".join(parts)
+
+
+def frames(pcm: bytes) -> list[bytes]:
+    return [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
+
+
+def ready(analyzer):
+    analyzer.set_sample_rate(PHONE_SAMPLE_RATE)  # what the pipeline does at start
+    return analyzer
+
+
+def stock_vad() -> SileroVADAnalyzer:
+    return ready(SileroVADAnalyzer(sample_rate=PHONE_SAMPLE_RATE, params=VAD_PARAMS))
+
+
+async def vad_states(analyzer, pcm: bytes) -> list[VADState]:
+    return [await analyzer.analyze_audio(frame) for frame in frames(pcm)]
+
+
+def speech_segments(states: list[VADState]) -> int:
+    """How many times the user started speaking, as Pipecat's VAD controller reports it (it
+    ignores STARTING and STOPPING)."""
+    reported = [s for s in states if s in (VADState.QUIET, VADState.SPEAKING)]
+    return sum(1 for a, b in zip(reported, reported[1:]) if b == VADState.SPEAKING != a)
+
+
+def test_shared_vad_hears_the_same_speech_as_stock_silero(conversation):
+    stock = asyncio.run(vad_states(stock_vad(), conversation))
+    shared = asyncio.run(vad_states(ready(vad_analyzer()), conversation))
+
+    assert shared == stock
+    # At least one start per sentence (a pause inside one may split it), and never in silence.
+    assert len(SENTENCES) <= speech_segments(shared) <= 2 * len(SENTENCES)
+    assert shared[: int(0.5 * 50)] == [VADState.QUIET] * 25
+    assert shared[-1] == VADState.QUIET
+
+
+def test_calls_sharing_the_vad_model_keep_their_own_state(conversation):
+    """Two calls on one process-wide session, frames interleaved: one hears the conversation,
+    the other a silent line; each decides as if alone."""
+
+    async def interleaved():
+        talking, quiet = ready(vad_analyzer()), ready(vad_analyzer())
+        assert talking._model.session is quiet._model.session  # one session per process
+        heard, silent = [], []
+        for frame in frames(conversation):
+            heard.append(await talking.analyze_audio(frame))
+            silent.append(await quiet.analyze_audio(bytes(len(frame))))
+        return heard, silent
+
+    heard, silent = asyncio.run(interleaved())
+
+    assert heard == asyncio.run(vad_states(stock_vad(), conversation))
+    assert set(silent) == {VADState.QUIET}
+
+
+class FrameClock:
+    """Time as the audio tells it: 20 ms per frame, as frames arrive on a live call (BaseSmartTurn
+    stamps buffered audio with time.monotonic())."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+async def turn_verdicts(analyzer, pcm: bytes, clock: FrameClock) -> list[tuple[str, float]]:
+    """Feed a call's audio as the turn stop strategy does: every frame with VAD's opinion of it,
+    and a verdict asked at each VAD stop. Returns (state, probability) per verdict."""
+    vad = stock_vad()
+    speaking, verdicts = False, []
+    for frame in frames(pcm):
+        clock.now += 0.02
+        state = await vad.analyze_audio(frame)
+        if state == VADState.SPEAKING and not speaking:
+            speaking = True
+            analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
+        elif state == VADState.QUIET and speaking:
+            speaking = False
+            verdict, metrics = await analyzer.analyze_end_of_turn()
+            verdicts.append((verdict.name, round(metrics.probability, 3)))
+        if analyzer.append_audio(frame, speaking) == EndOfTurnState.COMPLETE:
+            verdicts.append(("SILENCE", 1.0))  # stop_secs of silence after an incomplete verdict
+    return verdicts
+
+
+@pytest.fixture
+def frame_clock(monkeypatch) -> FrameClock:
+    clock = FrameClock()
+    monkeypatch.setattr(base_smart_turn, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=clock.perf_counter))
+    return clock
+
+
+def test_shared_smart_turn_gives_stock_verdicts(conversation, frame_clock):
+    stock = asyncio.run(
+        turn_verdicts(ready(LocalSmartTurnAnalyzerV3(params=TURN_PARAMS)), conversation, frame_clock)
+    )
+    shared = asyncio.run(turn_verdicts(ready(turn_analyzer()), conversation, frame_clock))
+
+    assert [v for v, _ in shared] == [v for v, _ in stock]
+    assert [p for _, p in shared] == pytest.approx([p for _, p in stock], abs=2e-3)
+    # Every sentence got a verdict, and the model's opinions differ between them.
+    assert sum(v != "SILENCE" for v, _ in shared) >= len(SENTENCES)
+    assert "COMPLETE" in {v for v, _ in shared}
+
+
+def test_concurrent_calls_get_their_own_smart_turn_verdicts(conversation, frame_clock):
+    """Calls asking the one model at the same moment each get the verdict on their own speech."""
+    sentence = synthesize(SENTENCES[1], CALLEE_VOICE)
+    trailing = synthesize(SENTENCES[2], CALLEE_VOICE)
+
+    def primed(pcm: bytes):
+        analyzer = ready(turn_analyzer())
+        analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
+        for frame in frames(silence(0.5)):
+            analyzer.append_audio(frame, False)
+        for frame in frames(pcm):
+            analyzer.append_audio(frame, True)
+        for frame in frames(silence(0.3)):
+            analyzer.append_audio(frame, False)
+        return analyzer
+
+    async def verdicts(calls):
+        results = await asyncio.gather(*(call.analyze_end_of_turn() for call in calls))
+        return [round(metrics.probability, 3) for _, metrics in results]
+
+    alone = [asyncio.run(verdicts([primed(pcm)]))[0] for pcm in (sentence, trailing)]
+    together = asyncio.run(verdicts([primed(sentence), primed(trailing), primed(sentence)]))
+
+    assert together == pytest.approx([alone[0], alone[1], alone[0]], abs=1e-6)
+    assert alone[0] != pytest.approx(alone[1], abs=1e-3)
+
+
+def test_a_call_hanging_up_mid_verdict_does_not_stall_the_others(frame_clock):
+    async def scenario():
+        analyzer = ready(turn_analyzer())
+        analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
+        for frame in frames(synthesize(SENTENCES[0], CALLEE_VOICE) + silence(0.3)):
+            analyzer.append_audio(frame, True)
+        gone = asyncio.create_task(analyzer.analyze_end_of_turn())
+        await asyncio.sleep(0)
+        gone.cancel()
+        state, metrics = await asyncio.wait_for(analyzer.analyze_end_of_turn(), timeout=10)
+        return gone.cancelled(), metrics.probability
+
+    cancelled, probability = asyncio.run(scenario())
+    assert cancelled and 0.0 <= probability <= 1.0
