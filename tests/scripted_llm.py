@@ -144,6 +144,7 @@ class ScriptedLLM:
 
         def serve() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)  # this thread's own loop
             self._loop = loop
             try:
                 loop.run_until_complete(self._start_site())
@@ -154,6 +155,11 @@ class ScriptedLLM:
                 return
             started.set()
             loop.run_forever()
+            # Requests still in flight (a slow reply nobody waits for any more) end here, at once.
+            in_flight = asyncio.all_tasks(loop)
+            for task in in_flight:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*in_flight, return_exceptions=True))
             loop.run_until_complete(self._runner.cleanup())
             loop.close()
 

@@ -208,6 +208,10 @@ async def append_transcript(conn: AsyncConnection, attempt_id: str, entries: lis
     )
 
 
+async def set_structured_output(conn: AsyncConnection, attempt_id: str, value: dict | None) -> None:
+    await conn.execute(sa.update(call_attempts).where(call_attempts.c.id == attempt_id).values(structured_output=value))
+
+
 async def set_recording_ref(conn: AsyncConnection, attempt_id: str, ref: str) -> None:
     """Where the attempt's recording is stored (a storage key; its URL is signed per request)."""
     await conn.execute(sa.update(call_attempts).where(call_attempts.c.id == attempt_id).values(recording_ref=ref))
