@@ -209,7 +209,10 @@ class ScriptedLLM:
             return reply
         if self.responder is None:
             return Reply.error(500, "ScriptedLLM: no scripted reply left")
-        return self.responder(body)
+        try:
+            return self.responder(body)
+        except Exception as exc:  # the test's bug, told to the client rather than lost in a thread
+            return Reply.error(500, f"ScriptedLLM: the responder raised {exc!r}")
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -198,10 +198,15 @@ def correction(answer: Answer) -> str:
 
 
 def render_transcript(transcript: list[dict]) -> str:
+    """One line per entry; a tool line shows its arguments too (a booking's time is data)."""
     lines = []
     for entry in transcript:
-        speaker = SPEAKERS.get(entry["role"]) or f"Tool {entry.get('tool_name') or ''}".strip()
-        lines.append(f"{speaker}: {entry['content']}")
+        speaker = SPEAKERS.get(entry["role"])
+        if speaker is None:
+            arguments = entry.get("tool_arguments")
+            called = f" {json.dumps(arguments, ensure_ascii=False)}" if arguments else ""
+            speaker = f"Tool {entry.get('tool_name') or ''}{called}"
+        lines.append(f"{speaker}: {entry.get('content') or ''}")
     return "\n".join(lines)
 
 

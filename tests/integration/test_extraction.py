@@ -32,7 +32,9 @@ FIELDS = [
 TRANSCRIPT = [
     {"role": "assistant", "content": "Hello, this is Sam from Acme. Who am I speaking with?"},
     {"role": "user", "content": "Ada Lovelace. I could spend about 1200 euros."},
-    {"role": "tool", "content": "{\"ok\": true}", "tool_name": "end_call"},
+    {"role": "assistant", "content": "Can I call you back tomorrow at 3:30 pm?"},
+    {"role": "tool", "content": "{\"ok\": true}", "tool_name": "end_call", "tool_arguments": {"reason": "done"}},
+    {"role": "tool", "content": None, "tool_name": "skip_turn", "tool_arguments": None},
 ]
 GOOD = {
     "name": "Ada Lovelace",
@@ -79,7 +81,9 @@ def test_every_type_is_extracted_from_one_strict_schema_request(llm, caplog):
     assert user["content"].splitlines()[1:] == [
         "Agent: Hello, this is Sam from Acme. Who am I speaking with?",
         "Callee: Ada Lovelace. I could spend about 1200 euros.",
-        'Tool end_call: {"ok": true}',
+        "Agent: Can I call you back tomorrow at 3:30 pm?",
+        'Tool end_call {"reason": "done"}: {"ok": true}',
+        "Tool skip_turn: ",
     ]
     assert warnings(caplog) == []
 

@@ -127,6 +127,15 @@ def test_responder_answers_once_the_queue_is_empty():
         assert [r["messages"][-1]["content"] for r in llm.requests] == ["one", "two"]
 
 
+def test_a_responder_that_raises_is_a_500_naming_the_error():
+    def broken(body: dict) -> Reply:
+        raise KeyError("tools")
+
+    with ScriptedLLM(responder=broken) as llm:
+        with pytest.raises(openai.InternalServerError, match="the responder raised KeyError"):
+            client(llm).chat.completions.create(model="m", messages=MESSAGES)
+
+
 def test_delays_before_the_first_token_and_between_tokens():
     async def main():
         async with ScriptedLLM(first_token_delay=0.2, token_delay=0.05) as llm:
