@@ -8,9 +8,11 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from openrevox.agent.host import AgentHost
 from openrevox.config import Settings
 from openrevox.postcall.deliverer import WebhookDeliverer
 from openrevox.scheduling.dispatcher import Dispatcher
+from openrevox.storage import recordings_storage
 from openrevox.telephony.events import DatabaseCallEvents
 from openrevox.telephony.personas import load_personas
 from openrevox.telephony.sandbox import SandboxCarrier
@@ -22,9 +24,11 @@ class BackgroundServices:
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         worker = f"worker-{uuid.uuid4().hex[:12]}"
+        self.agent = AgentHost(engine, settings, recordings_storage(settings))
         self.carrier = SandboxCarrier(
             engine,
             DatabaseCallEvents(engine),
+            self.agent,
             load_personas(settings.sandbox_personas),
             settings.sandbox_speed,
             worker,

@@ -5,7 +5,12 @@ Built-in numbers are recognised by their last four digits (any country or area c
 OPENREVOX_SANDBOX_PERSONAS, keyed by full E.164 number or by last four digits:
 
     "+33612345678": {outcomes: [busy, voicemail, human], ring_secs: 2, talk_secs: 5,
-                     lines: ["Hello?", "Yes, Tuesday works."]}
+                     greeting: "Hi, it's Ana, leave a message!", lines: ["Hello?", "Yes, Tuesday works."]}
+
+`lines` are what the person says, one per turn; `greeting` is what a voicemail, phone menu or call
+screening says first (a default per outcome when absent; a voicemail greeting lasts `talk_secs`);
+behind a menu the person answers after `menu_key` is pressed. A person with nothing (left) to say
+stays `talk_secs` on the line, then hangs up.
 """
 
 from __future__ import annotations
@@ -30,25 +35,39 @@ OUTCOMES = (
 )
 
 
+GREETINGS = {
+    "voicemail": "Hi, you've reached this number. Please leave a message after the beep.",
+    "ivr": "Welcome. For sales press 1, for support press 2.",
+    "ios_screening": "Hi, if you record your name and reason for calling, I'll see if this person is available.",
+}
+
+
 @dataclass(frozen=True)
 class Persona:
     outcomes: tuple[str, ...]  # per attempt; the last one repeats
     ring_secs: float = 1.0
     talk_secs: float = 3.0
     lines: tuple[str, ...] = field(default=())
+    greeting: str | None = None
+    menu_key: str = "1"
 
     def outcome_for(self, attempt_number: int) -> str:
         return self.outcomes[min(attempt_number, len(self.outcomes)) - 1]
 
+    def greeting_for(self, outcome: str) -> str | None:
+        if outcome not in GREETINGS:
+            return None
+        return self.greeting or GREETINGS[outcome]
+
 
 BUILT_IN: dict[str, Persona] = {
     "0100": Persona(("human",), lines=("Hello?", "Yes, that works for me.", "Thank you, goodbye.")),
-    "0101": Persona(("voicemail",), lines=("Hi, you've reached Sam. Leave a message after the beep.",)),
-    "0102": Persona(("ivr",), lines=("Welcome. For sales press 1, for support press 2.",)),
+    "0101": Persona(("voicemail",), greeting="Hi, you've reached Sam. Leave a message after the beep."),
+    "0102": Persona(("ivr",), lines=("Hello, this is Alex from sales.", "Sure, go ahead.", "Thanks, bye.")),
     "0103": Persona(("busy",), ring_secs=0.2),
     "0104": Persona(("no_answer",), ring_secs=4.0),
     "0105": Persona(("not_attributed",), ring_secs=0.0),
-    "0106": Persona(("ios_screening",), lines=("Hi, if you record your name and reason for calling...",)),
+    "0106": Persona(("ios_screening",)),
     "0107": Persona(("hangup",), talk_secs=0.2),
     "0108": Persona(("voicemail", "voicemail", "human"), lines=("Hello?", "Sure.", "Bye.")),
     "0109": Persona(("asks_for_person",), lines=("Hello?", "Can I speak to a real person, please?")),
@@ -73,6 +92,8 @@ def load_personas(path: str | Path | None) -> dict[str, Persona]:
             ring_secs=float(spec.get("ring_secs", DEFAULT.ring_secs)),
             talk_secs=float(spec.get("talk_secs", DEFAULT.talk_secs)),
             lines=tuple(spec.get("lines") or ()),
+            greeting=spec.get("greeting"),
+            menu_key=str(spec.get("menu_key", "1")),
         )
     return personas
 

@@ -2,7 +2,9 @@
 
 Each dial is recorded (table `sandbox_dials`) before anything else, then a task plays the
 persona's outcome for this attempt number, reporting ringing / answered / ended / failed through
-CallEvents like a real carrier would. Times are divided by OPENREVOX_SANDBOX_SPEED.
+CallEvents like a real carrier would. An answered call is a conversation between the persona and
+the voice agent (openrevox/agent), which decides who answered and how the call ends. Times are
+divided by OPENREVOX_SANDBOX_SPEED.
 """
 
 from __future__ import annotations
@@ -15,21 +17,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from openrevox.agent.host import AgentHost
 from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
 from openrevox.telephony.personas import Persona, persona_for
 from openrevox.telephony.tables import sandbox_dials
 
 log = logging.getLogger("openrevox.sandbox")
 
-# How an answered call is classified and ended, per outcome.
-ANSWERED = {
-    "human": ("human", "user", None),
-    "asks_for_person": ("human", "user", None),
-    "hangup": ("human", "user", None),
-    "voicemail": ("voicemail", "agent", "voicemail"),
-    "ivr": ("IVR", "agent", "ivr_no_navigate"),
-    "ios_screening": ("ios-screening-filter", "agent", "ios_screening"),
-}
 FAILED = {"busy": "busy", "no_answer": "no_answer", "not_attributed": "number_non_attributed"}
 
 
@@ -41,10 +35,17 @@ class SandboxCarrier:
     name = "sandbox"
 
     def __init__(
-        self, engine: AsyncEngine, events: CallEvents, personas: dict[str, Persona], speed: float, worker: str
+        self,
+        engine: AsyncEngine,
+        events: CallEvents,
+        agent: AgentHost,
+        personas: dict[str, Persona],
+        speed: float,
+        worker: str,
     ) -> None:
         self.engine = engine
         self.events = events
+        self.agent = agent
         self.personas = personas
         self.speed = speed
         self.worker = worker
@@ -80,15 +81,9 @@ class SandboxCarrier:
             if outcome in FAILED:
                 await self.events.failed(attempt_id, _now(), FAILED[outcome])
                 return
-            result, ended_by, end_reason = ANSWERED[outcome]
-            await self.events.answered(attempt_id, _now(), result)
-            talk = persona.talk_secs if outcome != "hangup" else min(persona.talk_secs, 0.2)
-            if talk >= request.max_call_duration_secs:
-                await self._sleep(request.max_call_duration_secs)
-                await self.events.ended(attempt_id, _now(), "system", "max_duration")
-                return
-            await self._sleep(talk)
-            await self.events.ended(attempt_id, _now(), ended_by, end_reason)
+            await self.events.answered(attempt_id, _now(), "unknown")  # the agent tells who it is
+            ended = await self.agent.converse_in_sandbox(attempt_id, persona, outcome, self.speed)
+            await self.events.ended(attempt_id, _now(), ended.ended_by, ended.end_reason)
         except asyncio.CancelledError:
             raise
         except Exception:  # a failed write here is recovered by lease expiry; say why

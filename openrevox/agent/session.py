@@ -1,0 +1,232 @@
+"""One agent session per answered attempt: the assistant's brain, whatever carries the audio.
+
+`AgentSession` holds what every call shares — the LLM (a configured endpoint through Pipecat's
+OpenAI service, or the offline responder), the context with the assistant's prompt and tools, the
+transcript, who answered, and how the call ends — and leaves hearing and speaking to a subclass:
+`SandboxSession` (the callee is a sandbox persona, text-level) or `PhoneSession` (a carrier's
+media stream through STT and TTS). A session ends with an `Outcome`, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.services.llm_service import LLMService
+from pipecat.services.openai.llm import OpenAILLMService
+from pipecat.workers.runner import WorkerRunner
+
+from openrevox.agent import prompts, tools
+from openrevox.agent.offline import OfflineResponder
+from openrevox.agent.record import AttemptRecord
+from openrevox.llm import LLMEndpoint
+
+log = logging.getLogger("openrevox.agent")
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """What the session needs to know about the attempt it answers."""
+
+    attempt_id: str
+    assistant: dict
+    prompt_variables: dict | None
+    llm: LLMEndpoint | None
+    max_call_duration_secs: float
+    first_sentence_delay_ms: int
+    transfer_phone_number: str | None = None
+
+
+@dataclass
+class Outcome:
+    ended_by: str  # agent | user | system
+    end_reason: str | None = None
+    transfer_to: str | None = None
+    transcript: list[dict] = field(default_factory=list)
+
+
+def make_llm(endpoint: LLMEndpoint | None) -> LLMService:
+    if endpoint is None:
+        return OfflineResponder()
+    extra = {"extra_body": endpoint.extra_body} if endpoint.extra_body else {}
+    return OpenAILLMService(
+        api_key=endpoint.api_key or "unused",
+        base_url=endpoint.base_url,
+        settings=OpenAILLMService.Settings(model=endpoint.model, extra=extra),
+    )
+
+
+class AgentSession:
+    """The call-independent half of a session; subclasses add the edge (hearing, speaking)."""
+
+    def __init__(self, call: AgentCall, record: AttemptRecord, *, time_scale: float = 1.0) -> None:
+        self.call = call
+        self.record = record
+        self.time_scale = time_scale  # the sandbox runs its clock faster
+        self.assistant = call.assistant
+        self.llm = make_llm(call.llm)
+        self.context = LLMContext(
+            messages=[{"role": "system", "content": prompts.system_prompt(call.assistant, call.prompt_variables)}],
+            tools=ToolsSchema(standard_tools=tools.tool_schemas(call.assistant, self)),
+        )
+        self.aggregators = LLMContextAggregatorPair(self.context, **self.aggregator_params())
+        self.aggregators.assistant().add_event_handler("on_assistant_turn_stopped", self._on_assistant_turn)
+        self.result: str | None = None
+        self._transfer_to: str | None = None
+        self._outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.worker: PipelineWorker | None = None
+
+    # --- what subclasses provide ---------------------------------------------------------------
+
+    def aggregator_params(self) -> dict:
+        return {}
+
+    def processors(self) -> list:
+        raise NotImplementedError
+
+    async def converse(self) -> None:
+        """Drive the call until an outcome is decided (the sandbox plays its callee here)."""
+        await self._outcome
+
+    async def say(self, text: str) -> None:
+        """Speak a fixed sentence (first sentence, end of call, voicemail message) and wait until
+        it has been heard."""
+        raise NotImplementedError
+
+    async def agent_spoke(self, text: str) -> None:
+        """The agent finished a turn (for the sandbox callee to answer)."""
+
+    async def send_dtmf(self, digits: str) -> None:
+        raise NotImplementedError
+
+    async def skip_turn(self) -> None:
+        """Nothing to do: staying silent is the default."""
+
+    async def transfer(self, to_phone_number: str) -> None:
+        raise NotImplementedError
+
+    # --- running -------------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        """Run the pipeline and the conversation; the max call duration ends it as `system`."""
+        self.worker = PipelineWorker(
+            Pipeline(self.processors()),
+            params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
+            cancel_on_idle_timeout=False,
+            enable_rtvi=False,
+        )
+        started = asyncio.Event()
+
+        async def on_started(*_) -> None:
+            started.set()
+
+        self.worker.add_event_handler("on_pipeline_started", on_started)
+        runner = WorkerRunner(handle_sigint=False)
+        await runner.add_workers(self.worker)
+        pipeline = asyncio.create_task(runner.run(), name=f"agent-{self.call.attempt_id}")
+        limit = self.call.max_call_duration_secs / self.time_scale
+        try:
+            await asyncio.wait_for(started.wait(), 10)
+            await asyncio.wait_for(self._conversation(), limit)
+        except TimeoutError:
+            self.finish("system", "max_duration")
+        finally:
+            await self.worker.cancel(reason="call ended")
+            await asyncio.gather(pipeline, return_exceptions=True)
+        outcome = self._outcome.result()
+        outcome.transcript = self.record.transcript
+        return outcome
+
+    async def _conversation(self) -> None:
+        converse = asyncio.create_task(self.converse())
+        try:
+            await asyncio.wait({converse, self._outcome}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            converse.cancel()
+            await asyncio.gather(converse, return_exceptions=True)
+        if not self._outcome.done():
+            self.finish("user")
+        await self._outcome
+
+    def finish(self, ended_by: str, end_reason: str | None = None, transfer_to: str | None = None) -> None:
+        if not self._outcome.done():
+            self._outcome.set_result(Outcome(ended_by, end_reason, transfer_to))
+
+    @property
+    def finished(self) -> bool:
+        return self._outcome.done()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.time_scale)
+
+    # --- who answered, and the first sentence ------------------------------------------------------
+
+    async def classify(self, result: str) -> None:
+        self.result = result
+        await self.record.classified(result)
+
+    async def answer_with_first_sentence(self, heard_first: bool) -> None:
+        """The agent's opening, once it knows a person (or an IVR it may navigate) is there."""
+        mode = self.assistant.get("first_sentence_mode") or "generated"
+        await self.sleep(self.call.first_sentence_delay_ms / 1000)
+        if mode == "static" and self.assistant.get("first_sentence"):
+            await self.say(prompts.interpolate(self.assistant["first_sentence"], self.call.prompt_variables))
+        elif mode == "generated" or (mode == "none" and heard_first):
+            hint = self.assistant.get("first_sentence")
+            if hint and mode == "generated":
+                hint = prompts.interpolate(hint, self.call.prompt_variables)
+                self.context.add_message({"role": "system", "content": f"Open the call along these lines: {hint}"})
+            await self.run_llm()
+
+    async def run_llm(self) -> None:
+        from pipecat.frames.frames import LLMRunFrame
+
+        await self.worker.queue_frame(LLMRunFrame())
+
+    async def hear(self, text: str, *, respond: bool = True) -> None:
+        """A callee's utterance, added to the context (and answered unless held)."""
+        from pipecat.frames.frames import LLMMessagesAppendFrame
+
+        await self.record.add("user", text)
+        await self.worker.queue_frame(LLMMessagesAppendFrame([{"role": "user", "content": text}], run_llm=respond))
+
+    async def _on_assistant_turn(self, aggregator, message) -> None:
+        text = (message.content or "").strip()
+        if not text:
+            return
+        await self.record.add("assistant", text)
+        await self.agent_spoke(text)
+
+    # --- CallControl: what the LLM's tools do ----------------------------------------------------
+
+    async def end_call(self, reason: str | None) -> None:
+        sentence = prompts.interpolate(self.assistant.get("end_of_call_sentence"), self.call.prompt_variables)
+        if sentence:
+            asyncio.create_task(self._say_then_finish(sentence, "agent", "tool_end_call"))
+        else:
+            self.finish("agent", "tool_end_call")
+
+    async def _say_then_finish(self, sentence: str, ended_by: str, end_reason: str) -> None:
+        try:
+            await self.say(sentence)
+        finally:
+            self.finish(ended_by, end_reason)
+
+    async def transfer_call(self) -> None:
+        number = self.call.transfer_phone_number or self.assistant.get("transfer_phone_number")
+        if not number:
+            raise ValueError("no transfer_phone_number is set for this assistant")
+        await self.transfer(number)
+        self._transfer_to = number
+
+    def transferred(self) -> None:
+        self.finish("agent", "transfer", transfer_to=self._transfer_to)
+
+    async def tool_called(self, name: str, arguments: dict, result: str, is_error: bool) -> None:
+        await self.record.add("tool", result, tool_name=name, tool_arguments=arguments, tool_is_error=is_error)

@@ -1,0 +1,115 @@
+"""The tools the agent's LLM may call, from the assistant's fields.
+
+Each handler acts through `CallControl` (the session) and answers the LLM; what the call does
+next (hang up, transfer, keep listening) is the session's business, so no handler asks the LLM
+to run again except where it must speak next.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.frames.frames import FunctionCallResultProperties
+from pipecat.services.llm_service import FunctionCallParams
+
+END_CALL = "end_call"
+TRANSFER_CALL = "transfer_call"
+SEND_DTMF = "send_dtmf"
+SKIP_TURN = "skip_turn"
+DTMF_KEYS = set("0123456789*#")
+
+
+class CallControl(Protocol):
+    async def end_call(self, reason: str | None) -> None: ...
+
+    async def transfer_call(self) -> None:
+        """Hand the call over; `transferred` follows once the tool call is on record."""
+
+    def transferred(self) -> None: ...
+
+    async def send_dtmf(self, digits: str) -> None: ...
+
+    async def skip_turn(self) -> None: ...
+
+    async def tool_called(self, name: str, arguments: dict, result: str, is_error: bool) -> None: ...
+
+
+def tool_schemas(assistant: dict, control: CallControl) -> list[FunctionSchema]:
+    schemas = [
+        FunctionSchema(
+            END_CALL,
+            "Hang up: the conversation is over (goal reached, the person said goodbye or asked not to be called).",
+            {"reason": {"type": "string", "description": "Why the call ends, in a few words."}},
+            [],
+            handler=_handler(control, _end_call),
+        )
+    ]
+    if assistant.get("transfer_phone_number"):
+        schemas.append(
+            FunctionSchema(
+                TRANSFER_CALL,
+                "Transfer the call to a human colleague when the person asks to speak to a person.",
+                {"reason": {"type": "string", "description": "Why the call is transferred."}},
+                [],
+                handler=_handler(control, _transfer_call),
+            )
+        )
+    if assistant.get("ivr_navigation_enabled"):
+        schemas += [
+            FunctionSchema(
+                SEND_DTMF,
+                "Press keys on the phone keypad to navigate a phone menu.",
+                {"digits": {"type": "string", "description": "Keys to press: 0-9, * and #."}},
+                ["digits"],
+                handler=_handler(control, _send_dtmf),
+            ),
+            FunctionSchema(
+                SKIP_TURN,
+                "Say nothing this turn: the phone menu is still speaking.",
+                {},
+                [],
+                handler=_handler(control, _skip_turn),
+            ),
+        ]
+    return schemas
+
+
+def _handler(control: CallControl, act):
+    async def handle(params: FunctionCallParams) -> None:
+        arguments = dict(params.arguments or {})
+        try:
+            result = await act(control, arguments)
+            is_error = False
+        except ValueError as error:
+            result, is_error = str(error), True
+        await control.tool_called(params.function_name, arguments, result, is_error)
+        # A failed call goes back to the LLM so it can correct itself; a done one needs no reply.
+        await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=is_error))
+        if params.function_name == TRANSFER_CALL and not is_error:
+            control.transferred()  # ends the session: last, so the call above is on record
+
+    return handle
+
+
+async def _end_call(control: CallControl, arguments: dict) -> str:
+    await control.end_call(arguments.get("reason"))
+    return "call ending"
+
+
+async def _transfer_call(control: CallControl, arguments: dict) -> str:
+    await control.transfer_call()
+    return "transferring"
+
+
+async def _send_dtmf(control: CallControl, arguments: dict) -> str:
+    digits = str(arguments.get("digits") or "")
+    if not digits or not set(digits) <= DTMF_KEYS:
+        raise ValueError(f"digits must be keys 0-9, * or #; got {digits!r}")
+    await control.send_dtmf(digits)
+    return f"pressed {digits}"
+
+
+async def _skip_turn(control: CallControl, arguments: dict) -> str:
+    await control.skip_turn()
+    return "listening"
