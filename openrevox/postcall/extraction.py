@@ -63,15 +63,18 @@ def output_schema(fields: list[dict]) -> dict:
 
 
 def _property(field: dict) -> dict:
+    # Nullable as pydantic writes `X | None` (what OpenAI's own SDK sends): `anyOf` with a null
+    # branch, which strict validators take even for enums, unlike a `null` inside `enum`.
+    value: dict = {"type": JSON_TYPES[field["type"]]}
     described = [field["description"]] if field.get("description") else []
-    prop: dict = {"type": [JSON_TYPES[field["type"]], "null"]}
     if field["type"] == "enum":
-        prop["enum"] = [*field["enum_options"], None]
+        value["enum"] = field["enum_options"]
     if field["type"] in FORMATS:
-        prop["format"], wording = FORMATS[field["type"]]
+        value["format"], wording = FORMATS[field["type"]]
         described.append(f"Give {wording}.")
-    if field.get("required"):
+    if field["required"]:
         described.append("Expected in the conversation.")
+    prop: dict = {"anyOf": [value, {"type": "null"}]}
     if described:
         prop["description"] = " ".join(described)
     return prop

@@ -77,7 +77,9 @@ def test_schema_lists_every_field_nullable_with_its_type_and_options():
     assert schema["required"] == ["name", "status", "callback_at", "budget"]
     assert schema["additionalProperties"] is False
     props = schema["properties"]
-    assert props["name"]["type"] == ["string", "null"] and props["name"]["description"].startswith("The callee's name")
-    assert props["status"]["enum"] == ["interested", "not interested", None]
-    assert props["callback_at"]["format"] == "date-time" and "RFC 3339" in props["callback_at"]["description"]
-    assert props["budget"] == {"type": ["number", "null"]}
+    assert props["name"]["anyOf"] == [{"type": "string"}, {"type": "null"}]
+    assert props["name"]["description"].startswith("The callee's name")
+    assert props["status"]["anyOf"] == [{"type": "string", "enum": ["interested", "not interested"]}, {"type": "null"}]
+    assert props["callback_at"]["anyOf"][0] == {"type": "string", "format": "date-time"}
+    assert "RFC 3339" in props["callback_at"]["description"]
+    assert props["budget"] == {"anyOf": [{"type": "number"}, {"type": "null"}]}
