@@ -7,6 +7,7 @@ from openrevox.orders import tables as _orders  # noqa: F401
 from openrevox.orgs import tables as _orgs  # noqa: F401
 from openrevox.phone_numbers import tables as _phone_numbers  # noqa: F401
 from openrevox.postcall import tables as _postcall  # noqa: F401
+from openrevox.scheduling import tables as _scheduling  # noqa: F401
 from openrevox.telephony import tables as _telephony  # noqa: F401
 
 __all__ = ["metadata"]

@@ -33,7 +33,6 @@ call_orders = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("organization_id", "idempotency_key"),
     sa.Index("ix_call_orders_org_created", "organization_id", "created_at"),
-    sa.Index("ix_call_orders_next_attempt_at", "next_attempt_at"),
 )
 
 call_attempts = sa.Table(

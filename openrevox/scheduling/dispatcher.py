@@ -4,19 +4,23 @@ One instance runs in `openrevox serve` and in every `openrevox worker`; any numb
 database. A pass is `tick()`; every instant it records comes from the `clock` it was given, so
 tests drive days of calls with a fake clock, without sleeping:
 
-1. recover: live attempts whose lease expired (their process died) — never dialed: this process
-   takes the lease and dials them; dialed: closed as `error` / `non_classified_error`, retried
-   by policy;
-2. hang up the live calls of this process whose order was cancelled;
+1. recover (at most once a second): live attempts whose lease expired (their process died) —
+   never dialed: this process takes the lease and dials them; dialed: closed as `error` /
+   `non_classified_error`, retried by policy;
+2. hang up (at most every quarter second) the live calls of this process whose order was cancelled;
 3. claim due orders, each with a slot in its organization's and its key's concurrency scope, in
-   one transaction; then for each, commit `dial_started_at` and only then ask the carrier to dial.
+   one transaction; then for the batch, commit `dial_started_at` and only then ask the carrier to
+   dial.
 
-A heartbeat task renews this process's leases every third of the lease time.
+`run()` does not wait for a batch's dials before the next pass claims (a few batches at most are
+in flight); `tick()` does, so a test sees the calls of its pass. A heartbeat task renews this
+process's leases every third of the lease time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from collections.abc import Callable
@@ -35,6 +39,10 @@ from openrevox.telephony.base import Carrier, DialFailed, DialRequest
 
 log = logging.getLogger("openrevox.dispatcher")
 
+RECOVERY_SECONDS = 1.0  # a lease runs for many seconds: looking for expired ones each pass is waste
+HANG_UP_SECONDS = 0.25  # a cancelled call is hung up within this (plus a pass)
+DIALING_BATCHES = 4  # claimed batches whose dials may be in flight at once in `run()`
+
 
 def org_scope(org_id: str) -> str:
     return f"org:{org_id}"
@@ -48,6 +56,20 @@ def key_scope(org_id: str, key: str) -> str:
 class Claimed:
     attempt: dict
     order: dict
+
+
+class Cadence:
+    """Says when a periodic chore is due again, on the dispatcher's clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.every = timedelta(seconds=seconds)
+        self.next_at: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        if self.next_at is not None and now < self.next_at:
+            return False
+        self.next_at = now + self.every
+        return True
 
 
 class Dispatcher:
@@ -73,14 +95,18 @@ class Dispatcher:
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
         self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
+        self._dial_tasks: set[asyncio.Task] = set()  # batches being dialed (run() does not wait for them)
+        self._recovery = Cadence(RECOVERY_SECONDS)
+        self._hang_up = Cadence(HANG_UP_SECONDS)
 
     # -- loop -------------------------------------------------------------------------------
 
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
         try:
-            await run_passes(self.tick, self._stop, self.interval, self.batch, "dispatcher")
+            await run_passes(self._pass, self._stop, self.interval, self.batch, "dispatcher")
         finally:
+            await asyncio.gather(*self._dial_tasks)  # what was recorded as dialing is dialed
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
 
@@ -98,13 +124,24 @@ class Dispatcher:
                 log.exception("lease renewal failed")
 
     async def tick(self) -> int:
-        """One pass; returns how many attempts it handed to the carrier (or tried to)."""
+        """One pass and its dials; returns how many attempts it handed to the carrier (or tried to)."""
+        handled = await self._pass()
+        await asyncio.gather(*self._dial_tasks)
+        return handled
+
+    async def _pass(self) -> int:
+        """Claims a batch and starts dialing it: the next pass may claim while this one dials."""
         now = self.clock()
-        to_dial = await self._recover(now)
-        await self._hang_up_cancelled()
+        to_dial = await self._recover(now) if self._recovery.due(now) else []
+        if self._hang_up.due(now):
+            await self._hang_up_cancelled()
         to_dial += await self._claim(now)
         if to_dial:
-            await self._dial_all(to_dial)
+            if len(self._dial_tasks) >= DIALING_BATCHES:
+                await asyncio.wait(self._dial_tasks, return_when=asyncio.FIRST_COMPLETED)
+            task = asyncio.create_task(self._dial_all(to_dial), name="dispatcher-dial")
+            self._dial_tasks.add(task)
+            task.add_done_callback(self._dial_tasks.discard)
         return len(to_dial)
 
     # -- claim ------------------------------------------------------------------------------
@@ -134,8 +171,8 @@ class Dispatcher:
         for scope in sorted(limits, key=lambda s: (not s.startswith("org:"), s)):
             await store.lock_scope(conn, scope)
             used = await store.used_slots(conn, scope)
-            room = max(0, limits[scope] - len(used))
-            free[scope] = [n for n in range(limits[scope]) if n not in used][:room]
+            room = min(max(0, limits[scope] - len(used)), len(orders))
+            free[scope] = list(itertools.islice((n for n in range(limits[scope]) if n not in used), room))
         planned: dict[str, list[str]] = {}  # order id -> its slots' scopes, with a number each
         slot_numbers: dict[str, list[int]] = {}
         waiting: list[str] = []
@@ -188,7 +225,8 @@ class Dispatcher:
 
     async def _dial_all(self, batch: list[Claimed]) -> None:
         """Commit `dial_started_at` for the whole batch, then dial each; an attempt whose order was
-        paused or cancelled meanwhile is abandoned, never dialed."""
+        paused or cancelled meanwhile is abandoned, never dialed. If the database fails here, the
+        attempts not recorded as dialing are dialed by whoever recovers them once their lease ends."""
         ids = [c.attempt["id"] for c in batch]
         self._dialing.update(ids)
         try:
@@ -204,6 +242,8 @@ class Dispatcher:
                 await orders_store.set_carrier_call_ids(
                     conn, {c.attempt["id"]: call_id for c, call_id in zip(to_dial, results, strict=True) if call_id}
                 )
+        except Exception:
+            log.exception("dialing a batch of %d attempts failed", len(batch))
         finally:
             self._dialing.difference_update(ids)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.orders.tables import call_attempts, call_orders, concurrency_limits, concurrency_slots
 from openrevox.orgs.tables import organizations
+from openrevox.scheduling import tables
 
 WAITING = ("queued_for_calling", "scheduled")
 LIVE_ATTEMPT = ("queued", "ringing", "ongoing")
@@ -25,9 +26,9 @@ async def due_orders(
     conn: AsyncConnection, now: datetime, limit: int, excluded_orgs: set[str], excluded_keys: set[tuple[str, str]]
 ) -> list[dict]:
     """Orders whose next attempt is due, oldest due first, skipping full concurrency scopes.
-    O(due): it walks the `next_attempt_at` index up to `now` only."""
+    O(due): it walks the partial index of waiting orders up to `now` only."""
     o = call_orders.c
-    query = sa.select(call_orders).where(o.next_attempt_at <= now, o.status.in_(WAITING))
+    query = sa.select(call_orders).where(o.next_attempt_at <= now, sa.text(tables.WAITING))
     if excluded_orgs:
         query = query.where(o.organization_id.not_in(excluded_orgs))
     for org_id, key in excluded_keys:
