@@ -237,10 +237,10 @@ async def extract_structured_output(
     the model turn "tomorrow at 3pm" into a date."""
     if not fields:
         return None
-    messages = extraction_messages(fields, transcript, call_started_at)
     client = AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "unused", timeout=timeout)
     try:
         async with client, asyncio.timeout(timeout):
+            messages = extraction_messages(fields, transcript, call_started_at)
             answer = await _ask_and_correct(Model(client, endpoint, output_schema(fields)), fields, messages)
     except (openai.OpenAIError, TimeoutError) as exc:
         log.warning("structured output not extracted: %s from %s: %s", type(exc).__name__, endpoint.base_url, exc)

@@ -178,6 +178,11 @@ def test_unreachable_endpoint_gives_none(caplog):
     assert any("APIConnectionError" in m for m in warnings(caplog))
 
 
+def test_a_config_it_cannot_read_gives_none_and_never_raises(llm, caplog):
+    assert extract(llm, fields=[{"name": "eyes", "type": "colour", "required": False}]) is None
+    assert any(r.name == "openrevox.extraction" and r.exc_info for r in caplog.records)
+
+
 def test_no_config_asks_nothing(llm):
     assert extract(llm, fields=[]) is None
     assert llm.requests == []
