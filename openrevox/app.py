@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from openrevox import __version__, api
+from openrevox import __version__, api, web
 from openrevox.api import campaigns as campaigns_api
 from openrevox.api import errors
 from openrevox.api import recordings as recordings_api
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits={"/campaigns": campaign_limit}
     )
     app.include_router(api.router)
+    web.install(app, settings)
     app.include_router(recordings_api.router)  # its own auth: a signed link or the owner's key
 
     @app.get("/health", tags=["health"], summary="200 when the server is ready")

@@ -37,6 +37,12 @@ def _message(error: dict) -> str:
     return msg
 
 
+def field_messages(errors: list[dict]) -> list[tuple[str | None, str]]:
+    """(param, message) of each validation error, worded as the API words them (the dashboard
+    shows each beside its input)."""
+    return [(_param(e), _message(e)) for e in errors]
+
+
 # A body that is not a JSON object at all is malformed (400), not invalid (422).
 NOT_AN_OBJECT = ("missing", "model_attributes_type", "model_type", "dict_type")
 

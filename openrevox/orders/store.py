@@ -115,6 +115,9 @@ def _search_conditions(org_id: str, f: dict) -> list[sa.ColumnElement]:
         conditions.append(o.to_phone_number == f["to_phone_number"])
     if f.get("query"):
         conditions.append(o.to_phone_number.contains(f["query"], autoescape=True))
+    if f.get("created_between"):  # the dashboard's date filter: [start, end)
+        start, end = f["created_between"]
+        conditions += [o.created_at >= start, o.created_at < end]
     if f["results"]:
         a = call_attempts.c
         latest_result = (

@@ -107,6 +107,13 @@ async def list_deliveries(conn: AsyncConnection, org_id: str, page: int, page_si
     return [render_delivery(r, tries[r["id"]]) for r in rows]
 
 
+async def deliveries_of_call(conn: AsyncConnection, org_id: str, order_id: str) -> list[dict]:
+    """The webhooks of one call with their tries, oldest first (the dashboard's call page)."""
+    rows = await store.outbox_of_order(conn, org_id, order_id)
+    tries = await store.deliveries_of(conn, [r["id"] for r in rows])
+    return [render_delivery(r, tries[r["id"]]) for r in rows]
+
+
 async def resend(conn: AsyncConnection, org_id: str, outbox_id: str, now: datetime | None = None) -> dict:
     """Sends a failed (or already delivered) webhook again, with a fresh retry window; the same
     `webhook-id`, so a receiver that kept it can tell."""

@@ -100,6 +100,16 @@ async def list_outbox(conn: AsyncConnection, org_id: str, offset: int, limit: in
     return [r._asdict() for r in rows]
 
 
+async def outbox_of_order(conn: AsyncConnection, org_id: str, order_id: str) -> list[dict]:
+    """The webhooks of one call, oldest first."""
+    rows = await conn.execute(
+        sa.select(webhook_outbox)
+        .where(webhook_outbox.c.organization_id == org_id, webhook_outbox.c.order_id == order_id)
+        .order_by(webhook_outbox.c.created_at, webhook_outbox.c.id)
+    )
+    return [r._asdict() for r in rows]
+
+
 async def deliveries_of(conn: AsyncConnection, outbox_ids: list[str]) -> dict[str, list[dict]]:
     """Tries per outbox id, oldest first."""
     if not outbox_ids:

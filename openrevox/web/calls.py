@@ -1,0 +1,134 @@
+"""Calls: the list (filters, live rows, keyboard) and a call's page (timeline of attempts with their
+transcripts and recordings, structured output, webhook deliveries, cancel / pause / resume)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from openrevox.api.deps import Db
+from openrevox.api.recordings import Links
+from openrevox.assistants import service as assistants_service
+from openrevox.campaigns import service as campaigns_service
+from openrevox.errors import BadRequest
+from openrevox.orders import service as orders_service
+from openrevox.orders import store as orders_store
+from openrevox.postcall import service as webhooks_service
+from openrevox.schemas.calls import ORDER_STATUSES, TERMINAL_STATUSES, CallSearchIn
+from openrevox.web.auth import CheckedForm, CurrentOrg
+from openrevox.web.pages import PREFIX, render
+from openrevox.web.session import flash
+
+router = APIRouter()
+
+PAGE_SIZE = 50
+RESULTS = ("human", "voicemail", "IVR", "ios-screening-filter", "unknown", "none")
+FILTERS = ("status", "result", "assistant", "campaign", "phone", "date", "page")
+
+
+def _filters(request: Request) -> dict[str, str]:
+    return {k: v for k in FILTERS if (v := request.query_params.get(k, "").strip())}
+
+
+def _day(text: str | None) -> tuple[datetime, datetime] | None:
+    """A YYYY-MM-DD day, as the UTC moments it spans; None for no (or no valid) day."""
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return None
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+async def _search(conn: Db, org_id: str, filters: dict[str, str]) -> tuple[list[dict], int, int]:
+    """A page of calls matching the filters (rendered as the API renders them), the total, the page."""
+    page = int(filters["page"]) if filters.get("page", "").isdigit() else 0
+    try:
+        body = CallSearchIn(
+            assignee_ids=[], directions=[], from_phone_numbers=[], outcomes=[],
+            assistant_ids=[filters["assistant"]] if "assistant" in filters else [],
+            campaign_ids=[filters["campaign"]] if "campaign" in filters else [],
+            statuses=[filters["status"]] if "status" in filters else [],
+            results=[filters["result"]] if "result" in filters else [],
+            query=filters.get("phone"), page=min(page, 1_000_000), page_size=PAGE_SIZE,
+        )  # fmt: skip
+    except ValidationError:  # a hand-made URL with an unknown status or result: nothing matches it
+        return [], 0, page
+    orders, total = await orders_store.search_orders(
+        conn, org_id, {**body.model_dump(), "created_between": _day(filters.get("date"))}
+    )
+    return await orders_service.render_many(conn, orders), total, page
+
+
+def _is_live(call: dict) -> bool:
+    return call["status"] not in TERMINAL_STATUSES
+
+
+@router.get("/calls")
+async def calls_page(request: Request, conn: Db, org_id: CurrentOrg) -> Response:
+    filters = _filters(request)
+    calls, total, page = await _search(conn, org_id, filters)
+    query = {k: v for k, v in filters.items() if k != "page"}
+    return render(request, "calls.html", {
+        "calls": calls, "total": total, "page": page, "page_size": PAGE_SIZE, "filters": filters,
+        "query": urlencode(query), "live": any(map(_is_live, calls)),
+        "statuses": ORDER_STATUSES, "results": RESULTS,
+        "assistants": await assistants_service.list_all(conn, org_id),
+        "campaigns": await campaigns_service.list_all(conn, org_id),
+    })  # fmt: skip
+
+
+@router.get("/calls/rows")
+async def call_rows(request: Request, conn: Db, org_id: CurrentOrg) -> Response:
+    """The list's rows alone, polled while calls run."""
+    filters = _filters(request)
+    calls, _, _ = await _search(conn, org_id, filters)
+    query = urlencode(filters)
+    return render(request, "_call_rows.html", {"calls": calls, "query": query, "live": any(map(_is_live, calls))})
+
+
+async def _call(conn: Db, org_id: str, call_id: str, links: Links) -> dict:
+    """The call as GET /call/{id} renders it (signed recording links included), with its webhook
+    deliveries; NotFound for an id of another organization."""
+    call = await orders_service.render(conn, await orders_service.fetch_order(conn, org_id, call_id), links)
+    call["webhook_deliveries"] = await webhooks_service.deliveries_of_call(conn, org_id, call_id)
+    # The timeline reads oldest first; the API lists attempts most recent first.
+    call["timeline"] = list(reversed(call["call_attempts"]))
+    return call
+
+
+@router.get("/calls/{call_id}")
+async def call_page(request: Request, call_id: str, conn: Db, org_id: CurrentOrg, links: Links) -> Response:
+    call = await _call(conn, org_id, call_id, links)
+    return render(request, "call.html", {"call": call, "live": _is_live(call)})
+
+
+@router.get("/calls/{call_id}/live")
+async def call_live(request: Request, call_id: str, conn: Db, org_id: CurrentOrg, links: Links) -> Response:
+    """The call's changing part alone, polled while it runs (the transcript streams in)."""
+    call = await _call(conn, org_id, call_id, links)
+    return render(request, "_call_live.html", {"call": call, "live": _is_live(call)})
+
+
+ACTIONS = {"cancel": orders_service.cancel, "pause": orders_service.pause, "resume": orders_service.resume}
+DONE = {"cancel": "Call cancelled", "pause": "Call paused", "resume": "Call resumed"}
+
+
+@router.post("/calls/{call_id}/{action}")
+async def call_action(
+    request: Request, call_id: str, action: str, conn: Db, org_id: CurrentOrg, form: CheckedForm
+) -> Response:
+    """Cancel, pause or resume, through the services the API uses."""
+    if action not in ACTIONS:
+        return render(request, "not_found.html", {"what": f"No action '{action}'"}, status_code=404)
+    try:
+        await ACTIONS[action](conn, org_id, call_id)
+        flash(request, DONE[action])
+    except BadRequest as refused:
+        flash(request, refused.message)
+    return RedirectResponse(f"{PREFIX}/calls/{call_id}", status_code=303)
