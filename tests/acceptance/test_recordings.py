@@ -97,6 +97,12 @@ def recorded(live, wav) -> tuple[str, str]:
     return call_id, attempt_id
 
 
+@pytest.fixture(scope="module")
+def unrecorded(live) -> tuple[str, str]:
+    """A finished call of the owner's whose attempt has no recording."""
+    return finished_attempt_id(live)
+
+
 def recording_url(server: LiveServer, call_id: str) -> str:
     return sdk(server).call.retrieve(call_id).call.last_call_attempt.recording_url
 
@@ -147,9 +153,8 @@ def test_every_read_of_the_call_carries_the_link(live, recorded):
         assert httpx.get(found.json()["calls"][0]["last_call_attempt"]["recording_url"]).status_code == 200
 
 
-def test_an_attempt_without_recording_has_no_url(live):
-    call_id, _ = finished_attempt_id(live)
-    assert recording_url(live, call_id) is None
+def test_an_attempt_without_recording_has_no_url(live, unrecorded):
+    assert recording_url(live, unrecorded[0]) is None
 
 
 def test_byte_ranges_let_a_player_seek(live, recorded, wav):
@@ -170,7 +175,7 @@ def test_byte_ranges_let_a_player_seek(live, recorded, wav):
 # -- who may fetch it -----------------------------------------------------------------------
 
 
-def test_forged_and_expired_links_are_forbidden(live, recorded):
+def test_forged_and_expired_links_are_forbidden(live, recorded, unrecorded):
     call_id, attempt_id = recorded
     url = recording_url(live, call_id)
     sig = parse_qs(urlsplit(url).query)["signature"][0]
@@ -189,13 +194,12 @@ def test_forged_and_expired_links_are_forbidden(live, recorded):
         assert response.json()["error"]["type"] == "forbidden", what
     assert "expired" in httpx.get(forbidden["a properly signed but expired link"]).json()["error"]["message"]
     # A signature is for one attempt only.
-    _, other_attempt = finished_attempt_id(live)
-    assert httpx.get(url.replace(attempt_id, other_attempt)).status_code == 403
+    assert httpx.get(url.replace(attempt_id, unrecorded[1])).status_code == 403
     bad_expiry = httpx.get(with_query(url, expires="soon"))
     assert bad_expiry.status_code == 422 and bad_expiry.json()["error"]["param"] == "expires"
 
 
-def test_the_owners_key_fetches_it_and_another_organizations_key_finds_nothing(live, recorded, wav):
+def test_the_owners_key_fetches_it_and_another_organizations_key_finds_nothing(live, recorded, unrecorded, wav):
     _, attempt_id = recorded
     bare = f"{live.base_url}/recordings/{attempt_id}.wav"
     own = httpx.get(bare, headers={"Authorization": f"Bearer {live.api_key}"})
@@ -205,26 +209,7 @@ def test_the_owners_key_fetches_it_and_another_organizations_key_finds_nothing(l
     assert httpx.get(bare, headers={"Authorization": "Bearer sk_not_a_key"}).status_code == 401
     unknown = f"{live.base_url}/recordings/00000000-0000-0000-0000-000000000000.wav"
     assert httpx.get(unknown, headers={"Authorization": f"Bearer {live.api_key}"}).status_code == 404
-    _, silent = finished_attempt_id(live)  # an attempt of the owner's, without recording
-    missing = httpx.get(f"{live.base_url}/recordings/{silent}.wav", headers={"Authorization": f"Bearer {live.api_key}"})
+    missing = httpx.get(f"{live.base_url}/recordings/{unrecorded[1]}.wav", headers={"Authorization": f"Bearer {live.api_key}"})
     assert missing.status_code == 404 and "no recording" in missing.json()["error"]["message"]
     # The other organization never sees the call, so never gets a link to it either.
     assert sdk(live, live.other_api_key).call.list(page=0, page_size=100).calls == []
-
-
-# -- settings -------------------------------------------------------------------------------
-
-
-def test_links_use_the_public_url_and_the_configured_lifetime(tmp_path, wav):
-    settings = {**FAST, "OPENREVOX_PUBLIC_URL": "https://calls.example.com", "OPENREVOX_RECORDING_LINK_SECONDS": "120"}
-    server = start_server(database_url_for("sqlite", tmp_path), tmp_path, extra_env=settings)
-    try:
-        call_id, attempt_id = finished_attempt_id(server)
-        record(server, attempt_id, wav)
-        url = recording_url(server, call_id)
-        assert url.startswith(f"https://calls.example.com/recordings/{attempt_id}.wav?")
-        assert 110 < int(parse_qs(urlsplit(url).query)["expires"][0]) - time.time() <= 120
-        # The signature binds attempt and expiry, not the host a proxy forwards from.
-        assert httpx.get(url.replace("https://calls.example.com", server.base_url)).content == wav
-    finally:
-        stop_server(server)

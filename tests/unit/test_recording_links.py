@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import stat
 import threading
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from starlette.requests import Request
 
+from openrevox.api.recordings import recording_links
 from openrevox.config import Settings
 from openrevox.errors import Forbidden
 from openrevox.recording_links import RecordingLinks, check, installation_key, signature
@@ -78,3 +81,23 @@ def test_configured_secret_key_wins(tmp_path):
 def test_a_short_configured_secret_key_fails_at_start():
     with pytest.raises(ValueError, match="secret_key"):
         Settings(secret_key="short")
+
+
+def request_to(host: str, settings: Settings) -> Request:
+    app = SimpleNamespace(state=SimpleNamespace(settings=settings, recording_key=KEY))
+    scope = {"type": "http", "app": app, "scheme": "http", "server": ("10.0.0.5", 8000), "path": "/call/x",
+             "root_path": "", "query_string": b"", "headers": [(b"host", host.encode())]}  # fmt: skip
+    return Request(scope)
+
+
+def test_links_are_on_the_public_url_when_set_else_on_the_requests_own_base(monkeypatch):
+    monkeypatch.setenv("OPENREVOX_RECORDING_LINK_SECONDS", "120")
+    own = recording_links(request_to("10.0.0.5:8000", Settings()))
+    assert own.url("a").startswith("http://10.0.0.5:8000/recordings/a.wav?expires=")
+    assert own.lifetime == 120
+    monkeypatch.setenv("OPENREVOX_PUBLIC_URL", "https://calls.example.com")
+    public = recording_links(request_to("10.0.0.5:8000", Settings()))
+    assert public.url("a").startswith("https://calls.example.com/recordings/a.wav?expires=")
+    # The host is not signed: a link stays valid through whatever proxy forwards it.
+    _, expires, sig = parts(public.url("a"))
+    check(KEY, "a", expires, sig, public.now)
