@@ -39,12 +39,14 @@ Links = Annotated[RecordingLinks, Depends(recording_links)]
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The [start, stop) one `bytes=` range asks for; None to send everything (no header, or
-    several ranges, which we may answer whole)."""
+    """The [start, stop) one `bytes=` range asks for; None to send everything: no header, or one
+    we may ignore (several ranges, or one that is not valid, RFC 9110 14.2)."""
     match = _RANGE.fullmatch(header.strip()) if header else None
     if match is None or match.group(1) == match.group(2) == "":
         return None
     first, last = match.group(1), match.group(2)
+    if first and last and int(last) < int(first):
+        return None
     if first == "":  # the last N bytes
         start, stop = max(0, size - int(last)), size
     else:
