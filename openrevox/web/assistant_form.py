@@ -151,5 +151,5 @@ def form_values(assistant: dict) -> dict[str, str]:
 def row_count(values: Mapping[str, str], field: str, blank_rows: int = 1) -> int:
     """How many rows of a list field to show: those filled in, and `blank_rows` more to add."""
     pattern = re.compile(rf"^{re.escape(field)}\.(\d+)\.")
-    indexes = [int(m.group(1)) for name in values if (m := pattern.match(name))]
+    indexes = [int(m.group(1)) for name, value in values.items() if value and (m := pattern.match(name))]
     return (max(indexes) + 1 if indexes else 0) + blank_rows
