@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         await ensure_api_key(app, settings)
         app.state.recording_key = await asyncio.to_thread(installation_key, settings)
         app.state.recordings = recordings_storage(settings)
-        services = BackgroundServices(app.state.engine, settings)
+        services = app.state.services = BackgroundServices(app.state.engine, settings)
         if run_services:
             services.start()
         # Everything made so far (modules, routes, schemas, SQLAlchemy's tables) lives as long as

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -107,6 +107,17 @@ class Settings(BaseSettings):
                 "OPENREVOX_DATABASE_URL must be postgresql+psycopg://... or sqlite:///path.db"
             )
         return url
+
+    @model_validator(mode="after")
+    def _carrier_reachable(self) -> Settings:
+        if self.carrier != "sandbox" and not self.public_url:
+            raise ValueError(
+                f"OPENREVOX_PUBLIC_URL must be set with the {self.carrier} carrier: the https:// address "
+                "where it reaches this server's webhooks and media websockets"
+            )
+        if self.carrier == "telnyx" and not (self.telnyx_connection_id and self.telnyx_public_key):
+            raise ValueError("TELNYX_CONNECTION_ID and TELNYX_PUBLIC_KEY must be set with TELNYX_API_KEY")
+        return self
 
     @property
     def carrier(self) -> str:

@@ -13,6 +13,7 @@ from openrevox.config import Settings
 from openrevox.postcall.deliverer import WebhookDeliverer
 from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.storage import recordings_storage
+from openrevox.telephony.carriers import real_carrier
 from openrevox.telephony.events import DatabaseCallEvents
 from openrevox.telephony.personas import load_personas
 from openrevox.telephony.sandbox import SandboxCarrier
@@ -25,7 +26,7 @@ class BackgroundServices:
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         worker = f"worker-{uuid.uuid4().hex[:12]}"
         self.agent = AgentHost(engine, settings, recordings_storage(settings))
-        self.carrier = SandboxCarrier(
+        self.carrier = real_carrier(engine, settings, worker) or SandboxCarrier(
             engine,
             DatabaseCallEvents(engine),
             self.agent,

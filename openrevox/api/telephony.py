@@ -1,0 +1,95 @@
+"""Carrier webhooks and media websockets. Not behind the API key: each webhook is checked with the
+carrier's signature (403 otherwise), each media socket with our token (closed with 1008
+otherwise). A carrier that is not the configured one answers 404."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Request, Response, WebSocket
+from fastapi.websockets import WebSocketDisconnect
+
+from openrevox.errors import Forbidden, NotFound
+from openrevox.phone_numbers import service as phone_numbers
+from openrevox.telephony.live import converse
+
+router = APIRouter(prefix="/telephony", tags=["telephony"], include_in_schema=False)
+
+HANDSHAKE_SECS = 10.0  # a media socket names its call within this, or is closed
+POLICY_VIOLATION = 1008
+
+
+def _carrier(app, name: str):  # noqa: ANN001, ANN202
+    carrier = app.state.services.carrier
+    if carrier.name != name:
+        raise NotFound(f"The {name} carrier is not configured on this server")
+    return carrier
+
+
+async def _start_inbound(request: Request, carrier, to_number: str, from_number: str, call_id: str) -> str | None:  # noqa: ANN001
+    """The inbound call as an order answered by the number's assistant; None: nobody answers it."""
+    live = carrier.live
+    async with request.app.state.engine.begin() as conn:
+        attempt_id = await phone_numbers.start_inbound(
+            conn, to_number, from_number, call_id, live.clock(), live.worker, live.lease.total_seconds()
+        )
+    if attempt_id:
+        live.ids[attempt_id] = call_id  # held here until its media socket opens
+    return attempt_id
+
+
+async def _first_message(websocket: WebSocket, event: str, limit: int = 3) -> dict | None:
+    """The first message of `event` among the first few (a carrier says hello first)."""
+    async def read() -> dict | None:
+        for _ in range(limit):
+            message = json.loads(await websocket.receive_text())
+            if message.get("event") == event:
+                return message
+        return None
+
+    try:
+        return await asyncio.wait_for(read(), HANDSHAKE_SECS)
+    except (TimeoutError, ValueError, WebSocketDisconnect):
+        return None
+
+
+# -- Twilio ---------------------------------------------------------------------------------------
+
+
+async def _signed_twilio_form(request: Request):  # noqa: ANN202
+    carrier = _carrier(request.app, "twilio")
+    params = {key: str(value) for key, value in (await request.form()).items()}
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not carrier.valid_signature(path, params, request.headers.get("x-twilio-signature")):
+        raise Forbidden("X-Twilio-Signature does not match this request", param="X-Twilio-Signature")
+    return carrier, params
+
+
+@router.post("/twilio/status")
+async def twilio_status(request: Request, attempt_id: str) -> Response:
+    carrier, params = await _signed_twilio_form(request)
+    await carrier.report_status(attempt_id, params)
+    return Response(status_code=204)
+
+
+@router.post("/twilio/voice")
+async def twilio_voice(request: Request) -> Response:
+    """A call to one of our numbers ("A call comes in" webhook of the number)."""
+    carrier, params = await _signed_twilio_form(request)
+    attempt_id = await _start_inbound(request, carrier, params.get("To", ""), params.get("From", ""), params["CallSid"])
+    twiml = carrier.stream_twiml(attempt_id) if attempt_id else carrier.reject_twiml()
+    return Response(twiml, media_type="application/xml")
+
+
+@router.websocket("/twilio/media")
+async def twilio_media(websocket: WebSocket) -> None:
+    carrier = _carrier(websocket.app, "twilio")
+    await websocket.accept()
+    start = await _first_message(websocket, "start")
+    found = carrier.media_serializer(start.get("start") or {}) if start else None
+    if found is None:
+        await websocket.close(POLICY_VIOLATION)
+        return
+    attempt_id, serializer = found
+    await converse(carrier, websocket.app.state.services.agent, attempt_id, start["start"]["callSid"], websocket, serializer)

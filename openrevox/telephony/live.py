@@ -1,0 +1,104 @@
+"""What Twilio and Telnyx carriers share: the calls this process runs, and how a media socket
+starts and ends a conversation.
+
+A call is run by the process that dialed it until its media socket opens, then by the process
+that holds the socket (it takes the attempt's lease). When the conversation is over, the agent
+says how it ended (or transfers the call); without its word, the carrier said `stop` (the call
+ended: the callee hung up) or the socket dropped (the call may still be up at the carrier: it is
+hung up). Either way the attempt ends, through the forward-only state machine, so whichever of
+the agent, the carrier's webhook or this ends it first is the one recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from openrevox.telephony import store
+from openrevox.telephony.base import CallEvents
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MediaSerializer(Protocol):
+    stopped: bool  # the carrier said `stop`: the call itself ended
+
+
+class Ended(Protocol):
+    """How the agent says the conversation ended (openrevox.agent's Outcome)."""
+
+    ended_by: str
+    end_reason: str | None
+    transfer_to: str | None
+
+
+class Agent(Protocol):
+    async def converse_over_media(self, attempt_id: str, websocket, serializer) -> Ended | None: ...  # noqa: ANN001
+
+
+class LiveCalls:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        events: CallEvents,
+        worker: str,
+        lease_seconds: float,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.engine = engine
+        self.events = events
+        self.worker = worker
+        self.lease = timedelta(seconds=lease_seconds)
+        self.clock = clock
+        # Attempt id -> the carrier's call id (None until known) of the calls this process runs.
+        self.ids: dict[str, str | None] = {}
+
+    async def live_call(self, attempt_id: str) -> tuple[str, str | None] | None:
+        """(attempt status, carrier call id) while the attempt is live, else None. The id is known
+        here from the dial before the dispatcher writes it."""
+        async with self.engine.connect() as conn:
+            row = await store.live_call(conn, attempt_id)
+        if row is None:
+            return None
+        return row["status"], self.ids.get(attempt_id) or row["carrier_call_id"]
+
+    async def hold(self, attempt_id: str, call_id: str) -> bool:
+        async with self.engine.begin() as conn:
+            held = await store.hold_lease(conn, attempt_id, self.worker, self.clock() + self.lease)
+        if held:
+            self.ids[attempt_id] = call_id
+        return held
+
+
+class MediaCarrier(Protocol):
+    live: LiveCalls
+
+    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None: ...
+
+    async def transfer(self, attempt_id: str, to_phone_number: str) -> None: ...
+
+
+async def converse(
+    carrier: MediaCarrier, agent: Agent, attempt_id: str, call_id: str, websocket, serializer: MediaSerializer  # noqa: ANN001
+) -> None:
+    """Hand the media socket to the voice agent until the conversation is over, then end the attempt."""
+    if not await carrier.live.hold(attempt_id, call_id):
+        return  # the call already ended (a late or replayed socket)
+    outcome: Ended | None = None
+    try:
+        outcome = await agent.converse_over_media(attempt_id, websocket, serializer)
+    finally:
+        if outcome is not None and outcome.transfer_to:
+            await carrier.transfer(attempt_id, outcome.transfer_to)
+        elif outcome is not None:  # the agent's word on who ended it; the line is hung up if still up
+            await carrier.hang_up(attempt_id, outcome.ended_by, outcome.end_reason)
+        elif serializer.stopped:
+            await carrier.live.events.ended(attempt_id, carrier.live.clock(), "user", None)
+        else:  # the socket dropped: the call may still be up at the carrier
+            await carrier.hang_up(attempt_id, "system", None)
+        carrier.live.ids.pop(attempt_id, None)

@@ -1,0 +1,212 @@
+"""The Twilio carrier: calls placed through the REST API (the `twilio` library), a bidirectional
+Media Stream per call, status callbacks reported as CallEvents.
+
+    dial ── POST Calls.json: To, From, Twiml <Connect><Stream url=wss://PUBLIC/telephony/twilio/media>
+             with <Parameter>s attempt_id + token, StatusCallback=PUBLIC/telephony/twilio/status?attempt_id=
+    Twilio ── status callbacks (initiated, ringing, answered, completed / busy / no-answer / failed)
+          ── media websocket: connected, start, media..., stop
+
+Inbound calls reach PUBLIC/telephony/twilio/voice (the number's "A call comes in" webhook) and get
+the same Stream TwiML.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+from pipecat.serializers.twilio import TwilioFrameSerializer
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
+from openrevox.telephony.live import LiveCalls
+from openrevox.telephony.signatures import media_token, valid_media_token, valid_twilio_signature
+from openrevox.telephony.twilio_http import HttpxTwilioClient
+
+log = logging.getLogger("openrevox.twilio")
+
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+# Twilio REST error codes -> the spec's dial_error; anything else is a carrier fault, retried.
+REST_ERRORS = {
+    21211: "number_non_attributed",  # invalid 'To' number
+    21214: "number_non_attributed",  # 'To' number cannot be reached
+    21215: "no_international_permission",  # geo permissions
+    21216: "no_international_permission",
+    21408: "no_international_permission",
+    21210: "precondition_failed",  # 'From' not verified
+    21212: "precondition_failed",  # invalid 'From'
+    20429: "too_many_calls",
+}
+# A failed call's SIP response code -> dial_error.
+SIP_ERRORS = {
+    404: "number_non_attributed", 410: "number_non_attributed", 484: "number_non_attributed",
+    604: "number_non_attributed", 486: "busy", 600: "busy", 480: "temporarily_unavailable",
+    503: "temporarily_unavailable", 408: "no_answer", 403: "precondition_failed",
+}  # fmt: skip
+# What an answered-by (machine detection) says about who answered; without detection: a human,
+# until the agent hears otherwise.
+ANSWERED_BY = {"human": "human", "fax": "unknown", "unknown": "unknown"}
+
+
+def status_event(params: dict[str, str]) -> tuple[str, str | None]:
+    """(event, detail) for a status callback: ringing / answered (result) / ended / failed
+    (dial_error), or ("", None) for news that changes nothing (queued, initiated)."""
+    status = params.get("CallStatus", "")
+    if status == "ringing":
+        return "ringing", None
+    if status == "in-progress":
+        answered_by = params.get("AnsweredBy", "human")
+        return "answered", ANSWERED_BY.get(answered_by, "voicemail" if answered_by.startswith("machine") else "human")
+    if status == "completed":
+        return "ended", None
+    if status == "busy":
+        return "failed", "busy"
+    if status == "no-answer":
+        return "failed", "no_answer"
+    if status == "failed":
+        code = params.get("SipResponseCode", "")
+        return "failed", SIP_ERRORS.get(int(code) if code.isdigit() else 0, "non_classified_error")
+    if status == "canceled":
+        return "failed", "non_classified_error"
+    return "", None
+
+
+class StreamSerializer(TwilioFrameSerializer):
+    """Pipecat's serializer, noting whether Twilio said `stop` (the call ended)."""
+
+    stopped = False
+
+    async def deserialize(self, data: str | bytes):  # noqa: ANN201
+        try:
+            self.stopped = self.stopped or json.loads(data).get("event") == "stop"
+        except (ValueError, AttributeError):
+            pass  # the base class says what is wrong with it
+        return await super().deserialize(data)
+
+
+class TwilioCarrier:
+    name = "twilio"
+
+    def __init__(
+        self,
+        live: LiveCalls,
+        *,
+        account_sid: str,
+        auth_token: str,
+        api_url: str,
+        public_url: str,
+        timeout: float,
+    ) -> None:
+        self.live = live
+        self.events: CallEvents = live.events
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.api_url = api_url
+        self.public_url = public_url.rstrip("/")
+        self.http = HttpxTwilioClient(api_url, timeout)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+
+    # -- what we tell Twilio -------------------------------------------------------------------
+
+    def stream_twiml(self, attempt_id: str) -> str:
+        ws_url = "ws" + self.public_url.removeprefix("http") + "/telephony/twilio/media"
+        connect = Connect()
+        stream = connect.stream(url=ws_url)
+        stream.parameter(name="attempt_id", value=attempt_id)
+        stream.parameter(name="token", value=media_token(self.auth_token, attempt_id))
+        return str(VoiceResponse().append(connect))
+
+    def reject_twiml(self) -> str:
+        twiml = VoiceResponse()
+        twiml.reject()
+        return str(twiml)
+
+    async def dial(self, request: DialRequest) -> str:
+        try:
+            call = await self.client.calls.create_async(
+                to=request.to_phone_number,
+                from_=request.from_phone_number,
+                twiml=self.stream_twiml(request.attempt_id),
+                status_callback=f"{self.public_url}/telephony/twilio/status?attempt_id={request.attempt_id}",
+                status_callback_event=STATUS_EVENTS,
+                status_callback_method="POST",
+                time_limit=int(request.max_call_duration_secs),
+            )
+        except TwilioRestException as refused:
+            log.warning("Twilio refused attempt %s: %s %s", request.attempt_id, refused.code, refused.msg)
+            raise DialFailed(REST_ERRORS.get(refused.code, "non_classified_error"), str(refused.msg)) from None
+        except httpx.HTTPError as fault:  # timeouts included: the call may not exist; retried by policy
+            log.warning("Twilio unreachable for attempt %s: %r", request.attempt_id, fault)
+            raise DialFailed("non_classified_error", f"Twilio unreachable: {fault!r}") from None
+        self.live.ids[request.attempt_id] = call.sid
+        return call.sid
+
+    async def _update(self, call_sid: str, **values: str) -> None:
+        try:
+            await self.client.calls(call_sid).update_async(**values)
+        except (TwilioRestException, httpx.HTTPError) as fault:  # it may have ended already
+            log.warning("Twilio call %s update %s failed: %r", call_sid, values, fault)
+
+    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
+        live = await self.live.live_call(attempt_id)
+        if live is not None:
+            status, call_sid = live
+            if call_sid:
+                await self._update(call_sid, status="completed" if status == "ongoing" else "canceled")
+            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
+        self.live.ids.pop(attempt_id, None)
+
+    async def transfer(self, attempt_id: str, to_phone_number: str) -> None:
+        """The attempt ends (the agent leaves) before Twilio bridges the callee to the number."""
+        live = await self.live.live_call(attempt_id)
+        if live is None or live[1] is None:
+            return
+        await self.events.ended(attempt_id, self.live.clock(), "agent", "transfer")
+        twiml = VoiceResponse()
+        twiml.dial(to_phone_number)
+        await self._update(live[1], twiml=str(twiml))
+
+    def live_calls(self) -> set[str]:
+        return set(self.live.ids)
+
+    async def close(self) -> None:
+        """Calls go on at Twilio; their callbacks reach whichever server is up."""
+        await self.http.close()
+
+    # -- what Twilio tells us ------------------------------------------------------------------
+
+    def valid_signature(self, path_and_query: str, params: dict[str, str], signature: str | None) -> bool:
+        return valid_twilio_signature(self.auth_token, self.public_url + path_and_query, params, signature)
+
+    async def report_status(self, attempt_id: str, params: dict[str, str]) -> None:
+        """A status callback; replays and late ones change nothing (the state machine is forward-only)."""
+        event, detail = status_event(params)
+        at = self.live.clock()  # Twilio's Timestamp has whole seconds: it would precede our own times
+        if event == "ringing":
+            await self.events.ringing(attempt_id, at)
+        elif event == "answered":
+            await self.events.answered(attempt_id, at, detail)
+        elif event == "ended":
+            duration = params.get("CallDuration", "0")
+            if duration.isdigit() and int(duration) > 0:  # answered, even if that callback is late
+                await self.events.answered(attempt_id, at, "human")
+            await self.events.ended(attempt_id, at, "user", None)
+        elif event == "failed":
+            await self.events.failed(attempt_id, at, detail)
+        if event in ("ended", "failed"):
+            self.live.ids.pop(attempt_id, None)
+
+    def media_serializer(self, start: dict) -> tuple[str, StreamSerializer] | None:
+        """The attempt and its serializer for a stream's `start` message; None if the token is not ours."""
+        parameters = start.get("customParameters") or {}
+        attempt_id = parameters.get("attempt_id", "")
+        if not valid_media_token(self.auth_token, attempt_id, parameters.get("token", "")):
+            return None
+        serializer = StreamSerializer(
+            start["streamSid"], start["callSid"], self.account_sid, self.auth_token, base_url=self.api_url
+        )
+        return attempt_id, serializer
