@@ -24,7 +24,6 @@ log = logging.getLogger("openrevox.sandbox")
 WORDS_PER_SECOND = 2.5
 AGENT_TURN_WAIT = 10.0  # real seconds a callee waits for the agent (an LLM's latency does not scale)
 MENU_REPEATS = 2  # a phone menu repeats this many times without the right key, then hangs up
-HANG_UP_PAUSE = 0.5  # after its last line and the agent's answer, the callee hangs up
 
 
 def speaking_secs(text: str) -> float:
@@ -109,7 +108,7 @@ class SandboxSession(AgentSession):
 
     async def _reply_until_done(self, lines: list[str]) -> None:
         if not lines and not self.persona.lines:
-            await self.sleep(self.persona.talk_secs)  # a silent callee stays a while
+            await self.sleep(self.persona.talk_secs)  # a silent callee stays a while, then hangs up
             return
         if self.outcome == "ivr":  # behind the menu, the person picks up
             line = lines.pop(0)
@@ -119,8 +118,8 @@ class SandboxSession(AgentSession):
             kind, value = await self._next_heard()
             if kind == "said":
                 await self.sleep(speaking_secs(value))
-            if not lines:
-                await self.sleep(HANG_UP_PAUSE)
+            if not lines:  # nothing left to say: it listens a while, then hangs up
+                await self.sleep(self.persona.talk_secs)
                 return
             line = lines.pop(0)
             await self.sleep(speaking_secs(line))

@@ -23,10 +23,10 @@ RETRY_DELAY = 1  # seconds, in every all-day window below
 TERMINAL = ("completed", "cancelled", "errored")
 
 # Numbers of this module's own, kept busy long enough to act on them while they are live.
-LONG_HUMAN = "+12025559999"  # answers after 0.01 s and talks 30 s (at speed 10)
+LONG_HUMAN = "+12025559999"  # answers after 0.01 s, says hello, listens 30 s (at speed 10)
 LONG_VOICEMAIL = "+13105550101"  # a 0101 voicemail whose greeting lasts 2 s (at speed 10)
 PERSONAS = {
-    LONG_HUMAN: {"outcomes": ["human"], "ring_secs": 0.1, "talk_secs": 300},
+    LONG_HUMAN: {"outcomes": ["human"], "ring_secs": 0.1, "talk_secs": 300, "lines": ["Hello?"]},
     LONG_VOICEMAIL: {"outcomes": ["voicemail"], "ring_secs": 0.1, "talk_secs": 20},
 }
 
@@ -162,11 +162,12 @@ def test_0108_is_completed_by_a_human_on_the_third_attempt(client):
         started, answered, ended = ts(attempt["started_at"]), ts(attempt["answered_at"]), ts(attempt["ended_at"])
         assert started <= answered <= ended, attempt
         assert attempt["handled_by_ai"] is True
-    # What the sandbox says when it ends each kind of call.
+    # How each call ends: the agent leaves voicemails, and (with no LLM configured, the offline
+    # responder) ends the conversation when the person says goodbye.
     assert [(a["ended_by"], a["end_reason"]) for a in attempts] == [
         ("agent", "voicemail"),
         ("agent", "voicemail"),
-        ("user", None),
+        ("agent", "tool_end_call"),
     ]
     # A human talks 3 s: at speed 10 the call lasts about 0.3 s after the answer.
     human = attempts[-1]
