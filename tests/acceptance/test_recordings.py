@@ -1,24 +1,26 @@
-"""Recordings end to end: a live `openrevox serve` renders `recording_url` as a signed link (read
-with the official SDK) that plays without a key until it expires; the owner's key also works;
-forged or expired links are 403 and another organization's key 404. On SQLite and PostgreSQL.
+"""Recordings end to end: a sandbox conversation ends with a recording of both sides; a live
+`openrevox serve` renders `recording_url` as a signed link (read with the official SDK) that plays
+without a key until it expires; the owner's key also works; forged or expired links are 403 and
+another organization's key 404. On SQLite and PostgreSQL.
 
-The recording is set as the voice agent will: a WAV saved to the data dir's storage, then its
-ref written through the orders store.
+Past the first test, recordings are set as the voice agent does: a WAV saved to the data dir's
+storage, then its ref written through the orders store.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import time
-import wave
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import numpy as np
 import pytest
 from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
 from revox import Revox
+from revox.types.call_retrieve_response import Call
+from wav_checks import loud_frames, read_wav
 
 from openrevox.agent.recording import SpokenLine, sandbox_recording, save_recording
 from openrevox.config import Settings
@@ -27,6 +29,7 @@ from openrevox.orders.store import set_recording_ref
 from openrevox.recording_links import SECRET_FILE, signature
 from openrevox.storage import LocalDiskStorage
 
+TALKS = "+12025550100"  # a human who says three lines
 HANGS_UP = "+12025550107"  # answered, then hung up at once: a completed attempt in well under a second
 FAST = {"OPENREVOX_SANDBOX_SPEED": "10", "OPENREVOX_DISPATCH_INTERVAL": "0.05"}
 ONE_ATTEMPT = {  # all day, no retry: the call completes with its first attempt
@@ -62,17 +65,24 @@ def sdk(server: LiveServer, api_key: str | None = None) -> Revox:
     return Revox(api_key=api_key or server.api_key, base_url=server.base_url)
 
 
-def finished_attempt_id(server: LiveServer) -> tuple[str, str]:
-    """(call id, attempt id) of a new call whose only attempt has completed."""
+def finished_call(server: LiveServer, phone_number: str = HANGS_UP, **assistant) -> Call:
+    """A new call whose only attempt has completed, as the SDK retrieves it."""
     client = sdk(server)
-    call = client.call.create(phone_number=HANGS_UP, assistant={"prompt": "Say hi.", "call_retry_config": ONE_ATTEMPT}, force_now=True).call
-    deadline = time.monotonic() + 15
+    assistant = {"prompt": "Say hi.", "call_retry_config": ONE_ATTEMPT, **assistant}
+    call = client.call.create(phone_number=phone_number, assistant=assistant, force_now=True).call
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = client.call.retrieve(call.id).call
         if found.status == "completed":
-            return call.id, found.last_call_attempt.id
+            return found
         time.sleep(0.05)
     pytest.fail(f"call {call.id} did not complete: {found.status}")
+
+
+def finished_attempt_id(server: LiveServer) -> tuple[str, str]:
+    """(call id, attempt id) of a new call whose only attempt has completed."""
+    call = finished_call(server)
+    return call.id, call.last_call_attempt.id
 
 
 def record(server: LiveServer, attempt_id: str, wav: bytes) -> None:
@@ -107,11 +117,6 @@ def recording_url(server: LiveServer, call_id: str) -> str:
     return sdk(server).call.retrieve(call_id).call.last_call_attempt.recording_url
 
 
-def read_wav(data: bytes) -> tuple[int, int, bytes]:
-    with wave.open(io.BytesIO(data)) as file:
-        return file.getnchannels(), file.getframerate(), file.readframes(file.getnframes())
-
-
 def with_query(url: str, **changes: str) -> str:
     split = urlsplit(url)
     query = {k: v[0] for k, v in parse_qs(split.query).items()} | changes
@@ -119,6 +124,22 @@ def with_query(url: str, **changes: str) -> str:
 
 
 # -- the link plays -------------------------------------------------------------------------
+
+
+def test_a_sandbox_conversation_is_recorded_callee_left_agent_right(live):
+    call = finished_call(live, TALKS, first_sentence_mode="static", first_sentence="Hi, this is Ada from the clinic.")
+    attempt = call.last_call_attempt
+    said = [e.role for e in attempt.transcript if e.role != "tool"]
+    assert said[0] == said[-1] == "user" and said.count("assistant") >= 1  # "Hello?" first, "goodbye" last
+    response = httpx.get(attempt.recording_url)
+    assert response.status_code == 200 and response.headers["content-type"] == "audio/wav"
+    rate, frames = read_wav(response.content)
+    callee, agent = loud_frames(frames[:, 0], rate), loud_frames(frames[:, 1], rate)
+    assert callee.sum() * 0.02 > 1.5 and agent.sum() * 0.02 > 1.5  # seconds of speech on each side
+    sound = np.flatnonzero(callee | agent)
+    assert callee[sound[0]] and not agent[sound[0]]  # the callee speaks first...
+    assert callee[sound[-1]] and not agent[sound[-1]]  # ...and last
+    assert (callee & agent).sum() < 0.1 * min(callee.sum(), agent.sum())  # they take turns
 
 
 def test_recording_url_plays_without_a_key(live, recorded, wav):
@@ -133,8 +154,8 @@ def test_recording_url_plays_without_a_key(live, recorded, wav):
     assert response.headers["content-type"] == "audio/wav"
     assert response.headers["accept-ranges"] == "bytes"
     assert response.content == wav
-    channels, rate, frames = read_wav(response.content)
-    assert (channels, rate) == (2, 8000) and len(frames) > 2 * 2 * 8000  # stereo, over two seconds
+    rate, frames = read_wav(response.content)
+    assert rate == 8000 and len(frames) > 2 * rate  # stereo, over two seconds
 
 
 def test_every_read_of_the_call_carries_the_link(live, recorded):

@@ -4,40 +4,16 @@ call's transcript becomes that same stereo WAV of synthesized speech."""
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 
 import numpy as np
+from wav_checks import read_wav, spans
 
 from openrevox.agent.recording import AGENT, CALLEE, SAMPLE_RATE, SpokenLine, StereoRecorder, sandbox_recording, save_recording
 from openrevox.storage import LocalDiskStorage
 
 
-def read_wav(data: bytes) -> tuple[int, np.ndarray]:
-    """(sample rate, frames × 2 channels) of a 16-bit stereo WAV."""
-    with wave.open(io.BytesIO(data)) as file:
-        assert (file.getnchannels(), file.getsampwidth()) == (2, 2)
-        frames = np.frombuffer(file.readframes(file.getnframes()), dtype="<i2").reshape(-1, 2)
-        return file.getframerate(), frames
-
-
 def tone(seconds: float, level: int, rate: int = SAMPLE_RATE) -> bytes:
     return np.full(int(seconds * rate), level, dtype="<i2").tobytes()
-
-
-def spans(channel: np.ndarray, rate: int, threshold: float = 300) -> list[tuple[float, float]]:
-    """(start, end) in seconds of each run of sound longer than 0.3 s, runs closer than 0.3 s joined."""
-    n = rate // 50  # 20 ms frames
-    levels = np.sqrt((channel[: len(channel) // n * n].astype(float).reshape(-1, n) ** 2).mean(axis=1))
-    runs: list[list[float]] = []
-    for i, loud in enumerate(levels > threshold):
-        if loud:
-            t = i * n / rate
-            if runs and t - runs[-1][1] < 0.3:
-                runs[-1][1] = t + n / rate
-            else:
-                runs.append([t, t + n / rate])
-    return [(a, b) for a, b in runs if b - a > 0.3]
 
 
 def test_chunks_land_at_their_time_on_their_side():
