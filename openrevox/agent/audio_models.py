@@ -9,6 +9,7 @@ The pipeline builder asks for fresh analyzers per call:
         ),
     )
 
+A worker calls `preload()` at start, so its first call does not wait for the models to load.
 Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 does
 (`SileroVADAnalyzer`, `LocalSmartTurnAnalyzerV3`), minus what stock spends per call:
 
@@ -71,6 +72,13 @@ def vad_analyzer(sample_rate: int = PHONE_SAMPLE_RATE) -> SharedSileroVADAnalyze
 def turn_analyzer() -> SharedSmartTurnAnalyzer:
     """A call's end-of-turn analyzer (its sample rate comes from the pipeline)."""
     return SharedSmartTurnAnalyzer(params=TURN_PARAMS)
+
+
+def preload() -> None:
+    """Load this process's models and run each once (ONNX Runtime sizes its memory on the first
+    run), so that the first call waits for neither."""
+    _SileroState(_silero_session())(np.zeros(256, np.float32), PHONE_SAMPLE_RATE)
+    _smart_turn_model().probability(smart_turn_input(np.zeros(PHONE_SAMPLE_RATE, np.float32), PHONE_SAMPLE_RATE))
 
 
 def _session(package: str, name: str) -> ort.InferenceSession:
