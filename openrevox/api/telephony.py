@@ -10,7 +10,7 @@ import json
 from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.websockets import WebSocketDisconnect
 
-from openrevox.errors import Forbidden, NotFound
+from openrevox.errors import BadRequest, Forbidden, NotFound
 from openrevox.phone_numbers import service as phone_numbers
 from openrevox.telephony.live import converse
 
@@ -93,3 +93,42 @@ async def twilio_media(websocket: WebSocket) -> None:
         return
     attempt_id, serializer = found
     await converse(carrier, websocket.app.state.services.agent, attempt_id, start["start"]["callSid"], websocket, serializer)
+
+
+# -- Telnyx ---------------------------------------------------------------------------------------
+
+
+@router.post("/telnyx/webhook")
+async def telnyx_webhook(request: Request) -> Response:
+    """Every Call Control event of our calls, and of calls to our numbers (the connection's webhook URL)."""
+    carrier = _carrier(request.app, "telnyx")
+    body = await request.body()
+    headers = request.headers
+    if not carrier.valid_signature(body, headers.get("telnyx-signature-ed25519"), headers.get("telnyx-timestamp")):
+        raise Forbidden("telnyx-signature-ed25519 does not match this request", param="telnyx-signature-ed25519")
+    try:
+        data = json.loads(body)["data"]
+        event_type, payload = data["event_type"], data.get("payload") or {}
+    except (ValueError, KeyError, TypeError):
+        raise BadRequest("Not a Telnyx webhook: expected {\"data\": {\"event_type\", \"payload\"}}") from None
+    if event_type == "call.initiated" and payload.get("direction") == "incoming":
+        call_id = payload["call_control_id"]
+        attempt_id = await _start_inbound(request, carrier, payload.get("to", ""), payload.get("from", ""), call_id)
+        await (carrier.answer(call_id, attempt_id) if attempt_id else carrier.reject(call_id))
+    else:
+        await carrier.report_event(event_type, payload)
+    return Response(status_code=204)
+
+
+@router.websocket("/telnyx/media")
+async def telnyx_media(websocket: WebSocket) -> None:
+    carrier = _carrier(websocket.app, "telnyx")
+    attempt_id, token = websocket.query_params.get("attempt_id", ""), websocket.query_params.get("token", "")
+    await websocket.accept()
+    start = await _first_message(websocket, "start")
+    serializer = carrier.media_serializer(attempt_id, token, start) if start else None
+    if serializer is None:
+        await websocket.close(POLICY_VIOLATION)
+        return
+    call_id = start.get("start", {}).get("call_control_id", "")
+    await converse(carrier, websocket.app.state.services.agent, attempt_id, call_id, websocket, serializer)

@@ -120,11 +120,16 @@ async def start_inbound(
     lease_seconds: float,
 ) -> str | None:
     """An inbound call to one of our numbers: an order with `direction: inbound` and its attempt,
-    answered now by the number's assistant and held by this process. Returns the attempt id, or
+    answered now by the number's assistant and held by this process. Returns the attempt id (the
+    same one for a replayed webhook: the carrier's call id is the order's idempotency key), or
     None when the number is unknown or nobody answers it."""
     number = await store.find_by_phone_number(conn, to_number)
     if number is None or number["inbound_assistant_id"] is None:
         return None
+    key = f"inbound:{carrier_call_id}"
+    existing = await orders_store.find_by_idempotency_key(conn, number["organization_id"], key)
+    if existing is not None:
+        return (await orders_store.attempts_of(conn, [existing["id"]]))[existing["id"]][0]["id"]
     assistant = await assistants_service.fetch(conn, number["organization_id"], number["inbound_assistant_id"])
     order_id, attempt_id = new_id(), new_id()
     # Never retried: a retry would dial our own number.
@@ -138,7 +143,7 @@ async def start_inbound(
             "prompt_variables": None, "call_retry_config": retry_config,
             "first_sentence_delay_ms": assistant["first_sentence_delay_ms"], "llm_model": assistant["llm_model"],
             "concurrency_key": None, "concurrency_max": None, "force_now": False, "campaign_id": None,
-            "idempotency_key": None, "calls_count": 1, "next_attempt_at": None, "created_at": now, "updated_at": now,
+            "idempotency_key": key, "calls_count": 1, "next_attempt_at": None, "created_at": now, "updated_at": now,
         },
     )  # fmt: skip
     await dispatch_store.insert_attempts(

@@ -23,6 +23,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
 from openrevox.telephony.live import LiveCalls
+from openrevox.telephony.sip import dial_error_for_sip
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_twilio_signature
 from openrevox.telephony.twilio_http import HttpxTwilioClient
 
@@ -41,12 +42,6 @@ REST_ERRORS = {
     21212: "precondition_failed",  # invalid 'From'
     20429: "too_many_calls",
 }
-# A failed call's SIP response code -> dial_error.
-SIP_ERRORS = {
-    404: "number_non_attributed", 410: "number_non_attributed", 484: "number_non_attributed",
-    604: "number_non_attributed", 486: "busy", 600: "busy", 480: "temporarily_unavailable",
-    503: "temporarily_unavailable", 408: "no_answer", 403: "precondition_failed",
-}  # fmt: skip
 # What an answered-by (machine detection) says about who answered; without detection: a human,
 # until the agent hears otherwise.
 ANSWERED_BY = {"human": "human", "fax": "unknown", "unknown": "unknown"}
@@ -68,8 +63,7 @@ def status_event(params: dict[str, str]) -> tuple[str, str | None]:
     if status == "no-answer":
         return "failed", "no_answer"
     if status == "failed":
-        code = params.get("SipResponseCode", "")
-        return "failed", SIP_ERRORS.get(int(code) if code.isdigit() else 0, "non_classified_error")
+        return "failed", dial_error_for_sip(params.get("SipResponseCode"))
     if status == "canceled":
         return "failed", "non_classified_error"
     return "", None

@@ -40,6 +40,7 @@ class FakeCall:
     updates: list[dict] = field(default_factory=list)  # what we asked of the call afterwards
     hung_up: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)  # the script played to its end
+    our_answer: asyncio.Event = field(default_factory=asyncio.Event)  # we answered or rejected an inbound call
     sequence: itertools.count = field(default_factory=itertools.count)
 
 
