@@ -34,7 +34,7 @@ IVR = re.compile(
 
 def classify_first_utterance(text: str | None) -> str:
     """The spec's `result` for the first utterance: ios-screening-filter, voicemail, IVR, human,
-    or unknown when nothing was said."""
+    or unknown when nothing was said (or heard without a transcription)."""
     if not text or not text.strip():
         return "unknown"
     if IOS_SCREENING.search(text):

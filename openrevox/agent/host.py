@@ -14,9 +14,11 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrevox.agent import recording
+from openrevox.agent.phone_call import PhoneSession
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import SandboxSession, speaking_secs
 from openrevox.agent.session import AgentCall, AgentSession, Outcome
+from openrevox.agent.voices import stt_service
 from openrevox.config import Settings
 from openrevox.llm import resolve_llm
 from openrevox.orders import store
@@ -32,6 +34,7 @@ class AgentHost:
         self.engine = engine
         self.settings = settings
         self.storage = storage
+        self.stt_factory = stt_service  # the phone's speech-to-text, one per call
 
     async def agent_call(self, attempt_id: str) -> AgentCall:
         async with self.engine.connect() as conn:
@@ -52,11 +55,21 @@ class AgentHost:
         record = AttemptRecord(self.engine, attempt_id, time_scale=speed)
         session = SandboxSession(call, record, persona, outcome, time_scale=speed)
         ended = await session.run()
-        await self._after_call(session, record, sandbox_lines(record))
+        lines = sandbox_lines(record)
+        await self._after_call(session, record, lambda: recording.sandbox_recording(lines) if lines else None)
         return ended
 
-    async def _after_call(self, session: AgentSession, record: AttemptRecord, lines) -> None:
-        await asyncio.gather(self._extract(session, record), self._record_sandbox(record, lines))
+    async def converse_over_media(self, attempt_id: str, websocket, serializer) -> Outcome:  # noqa: ANN001
+        """The conversation on a carrier's media socket (the carrier hangs up or transfers after)."""
+        call = await self.agent_call(attempt_id)
+        record = AttemptRecord(self.engine, attempt_id)
+        session = PhoneSession(call, record, websocket, serializer, stt=self.stt_factory())
+        ended = await session.run()
+        await self._after_call(session, record, session.recorder.wav)
+        return ended
+
+    async def _after_call(self, session: AgentSession, record: AttemptRecord, make_wav) -> None:
+        await asyncio.gather(self._extract(session, record), self._store_recording(record.attempt_id, make_wav))
 
     async def _extract(self, session: AgentSession, record: AttemptRecord) -> None:
         fields = session.assistant.get("structured_output_config") or []
@@ -69,17 +82,17 @@ class AgentHost:
         async with self.engine.begin() as conn:
             await store.set_structured_output(conn, record.attempt_id, value)
 
-    async def _record_sandbox(self, record: AttemptRecord, lines) -> None:
-        if not lines:
-            return
+    async def _store_recording(self, attempt_id: str, make_wav) -> None:
         try:
-            wav = await asyncio.to_thread(recording.sandbox_recording, lines)
-            ref = await recording.save_recording(self.storage, record.attempt_id, wav)
+            wav = await asyncio.to_thread(make_wav)  # CPU-bound: synthesis, or mixing the tracks
+            if not wav:
+                return
+            ref = await recording.save_recording(self.storage, attempt_id, wav)
         except Exception:  # a recording that failed must not keep the call from ending
-            log.exception("recording of %s not stored", record.attempt_id)
+            log.exception("recording of %s not stored", attempt_id)
             return
         async with self.engine.begin() as conn:
-            await store.set_recording_ref(conn, record.attempt_id, ref)
+            await store.set_recording_ref(conn, attempt_id, ref)
 
 
 def sandbox_lines(record: AttemptRecord) -> list[recording.SpokenLine]:

@@ -13,8 +13,6 @@ import logging
 
 from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame, LLMTextFrame
 
-from openrevox.agent import prompts
-from openrevox.agent.answerer import classify_first_utterance
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.session import AgentCall, AgentSession
 from openrevox.telephony.personas import Persona
@@ -72,29 +70,12 @@ class SandboxSession(AgentSession):
         first = greeting or (lines.pop(0) if lines else None)
         if first:
             await self.sleep(self.persona.talk_secs if self.outcome == "voicemail" else speaking_secs(first))
-        result = classify_first_utterance(first)
-        await self.classify(result)
-        if first:
             await self.hear(first, respond=False)
-        if result == "voicemail":
-            await self._leave_voicemail()
+        if not await self.answer(first):
             return
-        if result == "IVR" and not self.assistant.get("ivr_navigation_enabled"):
-            self.finish("agent", "ivr_no_navigate")
-            return
-        if result in ("IVR", "ios-screening-filter"):
-            await self.run_llm()  # the agent answers the menu or the screening question
-        else:
-            await self.answer_with_first_sentence(heard_first=first is not None)
         if self.outcome == "ivr" and not await self._pass_menu(first):
             return
         await self._reply_until_done(lines)
-
-    async def _leave_voicemail(self) -> None:
-        message = prompts.interpolate(self.assistant.get("voicemail_message"), self.call.prompt_variables)
-        if message:
-            await self.say(message)
-        self.finish("agent", "voicemail")
 
     async def _pass_menu(self, menu: str) -> bool:
         """The menu waits for its key; any other answer repeats it. True once through."""

@@ -23,6 +23,7 @@ from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.workers.runner import WorkerRunner
 
 from openrevox.agent import prompts, tools
+from openrevox.agent.answerer import classify_first_utterance
 from openrevox.agent.offline import OfflineResponder
 from openrevox.agent.record import AttemptRecord
 from openrevox.llm import LLMEndpoint
@@ -171,6 +172,26 @@ class AgentSession:
         self.result = result
         await self.record.classified(result)
 
+    async def answer(self, first: str | None) -> bool:
+        """Who answered (from the first utterance) decides the opening; False when the call ends
+        here: a voicemail (after its message, if any) or a phone menu the agent may not navigate."""
+        result = classify_first_utterance(first)
+        await self.classify(result)
+        if result == "voicemail":
+            message = prompts.interpolate(self.assistant.get("voicemail_message"), self.call.prompt_variables)
+            if message:
+                await self.say(message)
+            self.finish("agent", "voicemail")
+            return False
+        if result == "IVR" and not self.assistant.get("ivr_navigation_enabled"):
+            self.finish("agent", "ivr_no_navigate")
+            return False
+        if result in ("IVR", "ios-screening-filter"):
+            await self.run_llm()  # the agent answers the menu or the screening question
+        else:
+            await self.answer_with_first_sentence(heard_first=first is not None)
+        return True
+
     async def answer_with_first_sentence(self, heard_first: bool) -> None:
         """The agent's opening, once it knows a person (or an IVR it may navigate) is there."""
         mode = self.assistant.get("first_sentence_mode") or "generated"
@@ -196,8 +217,12 @@ class AgentSession:
         await self.record.add("user", text)
         await self.worker.queue_frame(LLMMessagesAppendFrame([{"role": "user", "content": text}], run_llm=respond))
 
+    def turn_text(self, message) -> str:  # noqa: ANN001
+        """What the agent said in a finished turn."""
+        return (message.content or "").strip()
+
     async def _on_assistant_turn(self, aggregator, message) -> None:
-        text = (message.content or "").strip()
+        text = self.turn_text(message)
         if not text:
             return
         await self.record.add("assistant", text)

@@ -1,0 +1,147 @@
+"""The phone edge: a carrier's media websocket (Twilio, Telnyx) through Pipecat's transport and the
+carrier's serializer, at 8 kHz.
+
+    transport in → STT → user turns (shared Silero VAD + Smart Turn) → gate → LLM → TTS →
+    transport out → recording → assistant turns
+
+The gate holds the agent until the callee's first utterance has said who answered (or a few
+seconds of silence have passed): a voicemail greeting never hears a sales pitch. The recording
+keeps both sides, callee left and agent right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.frames.frames import Frame, LLMContextFrame, LLMTextFrame, OutputDTMFUrgentFrame, TTSSpeakFrame
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from openrevox.agent import recording
+from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, turn_analyzer, vad_analyzer
+from openrevox.agent.record import AttemptRecord
+from openrevox.agent.sandbox_call import speaking_secs
+from openrevox.agent.session import AgentCall, AgentSession
+from openrevox.agent.voices import tts_service
+
+log = logging.getLogger("openrevox.agent")
+
+FIRST_UTTERANCE_WAIT = 4.0  # seconds of silence after the answer before the agent speaks anyway
+
+
+class AgentGate(FrameProcessor):
+    """Drops the LLM's runs until the session opens it (who answered is known)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_open = False
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame) and not self.is_open:
+            return
+        await self.push_frame(frame, direction)
+
+
+class TurnText(FrameProcessor):
+    """The text sent to TTS in the current turn: what the agent started saying, even when the
+    callee cut it short (Pipecat then records an empty turn)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[str] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMTextFrame | TTSSpeakFrame):
+            self.pending.append(frame.text)
+        await self.push_frame(frame, direction)
+
+    def take(self) -> str:
+        text, self.pending = "".join(self.pending).strip(), []
+        return text
+
+
+class PhoneSession(AgentSession):
+    def __init__(self, call: AgentCall, record: AttemptRecord, websocket, serializer, stt=None) -> None:  # noqa: ANN001
+        super().__init__(call, record)
+        self.transport = FastAPIWebsocketTransport(
+            websocket,
+            FastAPIWebsocketParams(
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                add_wav_header=False,
+                serializer=serializer,
+                audio_in_sample_rate=PHONE_SAMPLE_RATE,
+                audio_out_sample_rate=PHONE_SAMPLE_RATE,
+            ),
+        )
+        self.transport.add_event_handler("on_client_disconnected", self._on_disconnected)
+        self.stt = stt
+        self.tts = tts_service(call.assistant.get("voice"))
+        self.gate = AgentGate()
+        self.turn = TurnText()
+        self.recorder = recording.StereoRecorder(PHONE_SAMPLE_RATE)
+        self.audio = AudioBufferProcessor(sample_rate=PHONE_SAMPLE_RATE, num_channels=2)
+        self.audio.add_event_handler("on_track_audio_data", self._on_track_audio)
+        self._first_utterance: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.aggregators.user().add_event_handler("on_user_turn_stopped", self._on_user_turn)
+
+    def aggregator_params(self) -> dict:
+        strategies = UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer())])
+        return {"user_params": LLMUserAggregatorParams(vad_analyzer=vad_analyzer(), user_turn_strategies=strategies)}
+
+    def processors(self) -> list:
+        ears = [self.transport.input(), *([self.stt] if self.stt else []), self.aggregators.user()]
+        voice = [self.gate, self.llm, self.turn, self.tts, self.transport.output(), self.audio, self.aggregators.assistant()]
+        return ears + voice
+
+    async def converse(self) -> None:
+        await self.audio.start_recording()
+        try:
+            first = await asyncio.wait_for(asyncio.shield(self._first_utterance), FIRST_UTTERANCE_WAIT)
+        except TimeoutError:
+            first = None
+        self.gate.is_open = True
+        if await self.answer(first):
+            await asyncio.Event().wait()  # the conversation runs in the pipeline until an outcome
+
+    def turn_text(self, message) -> str:  # noqa: ANN001
+        started = self.turn.take()
+        return (message.content or "").strip() or (started if message.interrupted else "")
+
+    async def _on_user_turn(self, aggregator, strategy, message) -> None:
+        """A turn of the callee; without STT its words are unknown, but not that someone spoke."""
+        text = (message.content or "").strip()
+        if text:
+            await self.record.add("user", text)
+        if not self._first_utterance.done():
+            self._first_utterance.set_result(text)
+
+    async def _on_disconnected(self, transport, client) -> None:
+        self.finish("user")
+
+    async def _on_track_audio(self, buffer, user_audio: bytes, bot_audio: bytes, sample_rate: int, channels: int) -> None:
+        self.recorder.add(recording.CALLEE, user_audio, 0.0)
+        self.recorder.add(recording.AGENT, bot_audio, 0.0)
+
+    async def say(self, text: str) -> None:
+        await self.worker.queue_frame(TTSSpeakFrame(text))
+        await asyncio.sleep(speaking_secs(text) + 0.5)
+
+    async def send_dtmf(self, digits: str) -> None:
+        await self.worker.queue_frame(OutputDTMFUrgentFrame(buttons=[KeypadEntry(d) for d in digits]))
+
+    async def transfer(self, to_phone_number: str) -> None:
+        """The carrier transfers the line once the session returns its outcome."""
+
+    async def stop(self) -> bytes:
+        """The stereo WAV of the call so far."""
+        await self.audio.stop_recording()
+        return self.recorder.wav()
