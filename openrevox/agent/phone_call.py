@@ -24,6 +24,7 @@ from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from openrevox.agent import recording
+from openrevox.agent.background import background_mixer
 from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, turn_analyzer, vad_analyzer
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import speaking_secs
@@ -80,6 +81,7 @@ class PhoneSession(AgentSession):
                 serializer=serializer,
                 audio_in_sample_rate=PHONE_SAMPLE_RATE,
                 audio_out_sample_rate=PHONE_SAMPLE_RATE,
+                audio_out_mixer=background_mixer(call.assistant.get("background_sound")),
             ),
         )
         self.transport.add_event_handler("on_client_disconnected", self._on_disconnected)
