@@ -13,7 +13,7 @@ import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.api.deps import Db, bearer_key
@@ -72,7 +72,12 @@ async def _owned_recording(conn: AsyncConnection, attempt_id: str, org_id: str |
     return attempt["recording_ref"]
 
 
-@router.api_route("/recordings/{attempt_id}.wav", methods=["GET", "HEAD"], summary="A call attempt's recording")
+@router.get(
+    "/recordings/{attempt_id}.wav",
+    summary="A call attempt's recording",
+    response_class=Response,
+    responses={200: {"content": {"audio/wav": {}}, "description": "The stereo WAV (206 for a byte range)"}},
+)
 async def get_recording(
     attempt_id: str,
     request: Request,
@@ -104,7 +109,8 @@ def _serve(request: Request, storage: Storage, stored: StoredObject) -> Response
     try:
         wanted = _byte_range(request.headers.get("range"), stored.size)
     except _Unsatisfiable:
-        return Response(status_code=416, headers={**headers, "content-range": f"bytes */{stored.size}"})
+        error = {"type": "range_not_satisfiable", "message": f"The recording has {stored.size} bytes", "param": "range"}
+        return JSONResponse({"error": error}, status_code=416, headers={**headers, "content-range": f"bytes */{stored.size}"})
     start, stop = wanted or (0, stored.size)
     headers["content-length"] = str(stop - start)
     status = 200
@@ -116,3 +122,8 @@ def _serve(request: Request, storage: Storage, stored: StoredObject) -> Response
     return StreamingResponse(
         storage.open(stored.key, start, stop), status_code=status, headers=headers, media_type=stored.content_type
     )
+
+
+# HEAD too (a player may ask for the size first), kept out of the OpenAPI schema: it answers
+# errors without a body, which the schema's JSON error envelope cannot describe.
+router.add_api_route("/recordings/{attempt_id}.wav", get_recording, methods=["HEAD"], include_in_schema=False)

@@ -189,6 +189,7 @@ def test_byte_ranges_let_a_player_seek(live, recorded, wav):
     assert rest.status_code == 206 and rest.content == wav[1000:]
     beyond = httpx.get(url, headers={"Range": f"bytes={len(wav)}-"})
     assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(wav)}"
+    assert beyond.json()["error"]["param"] == "range"
     for ignored in ("bytes=20-10", "bytes=0-1,5-6", "lines=1-2"):  # invalid or several: the whole file
         whole = httpx.get(url, headers={"Range": ignored})
         assert whole.status_code == 200 and whole.content == wav, ignored
