@@ -3,10 +3,11 @@ starts and ends a conversation.
 
 A call is run by the process that dialed it until its media socket opens, then by the process
 that holds the socket (it takes the attempt's lease). When the conversation is over, the agent
-says how it ended (or transfers the call); without its word, the carrier said `stop` (the call
-ended: the callee hung up) or the socket dropped (the call may still be up at the carrier: it is
-hung up). Either way the attempt ends, through the forward-only state machine, so whichever of
-the agent, the carrier's webhook or this ends it first is the one recorded.
+says how it ended (or transfers the call). If the carrier said `stop`, the call is over; if not,
+the line may still be up and is hung up: the agent ended the call, or the socket dropped (then
+the system ended it, whatever the agent thought). Either way the attempt ends, through the
+forward-only state machine, so whichever of the agent, the carrier's webhook or this ends it
+first is the one recorded.
 """
 
 from __future__ import annotations
@@ -95,10 +96,12 @@ async def converse(
     finally:
         if outcome is not None and outcome.transfer_to:
             await carrier.transfer(attempt_id, outcome.transfer_to)
-        elif outcome is not None:  # the agent's word on who ended it; the line is hung up if still up
-            await carrier.hang_up(attempt_id, outcome.ended_by, outcome.end_reason)
-        elif serializer.stopped:
-            await carrier.live.events.ended(attempt_id, carrier.live.clock(), "user", None)
-        else:  # the socket dropped: the call may still be up at the carrier
-            await carrier.hang_up(attempt_id, "system", None)
+        else:
+            ended_by, end_reason = (outcome.ended_by, outcome.end_reason) if outcome else ("user", None)
+            if serializer.stopped:  # the call is over at the carrier
+                await carrier.live.events.ended(attempt_id, carrier.live.clock(), ended_by, end_reason)
+            else:  # the agent ended it, or the socket dropped (then nobody hung up: the system ends it)
+                if ended_by == "user":
+                    ended_by, end_reason = "system", None
+                await carrier.hang_up(attempt_id, ended_by, end_reason)
         carrier.live.ids.pop(attempt_id, None)

@@ -132,6 +132,20 @@ def test_a_dropped_media_socket_ends_the_attempt_and_hangs_up(stack: Stack) -> N
     assert stack.agent.finished == [attempt["id"]]
 
 
+def test_the_agent_ends_a_call_and_the_line_is_hung_up(stack: Stack) -> None:
+    from openrevox.agent.session import Outcome
+
+    stack.agent.outcome = Outcome(ended_by="agent", end_reason="tool_end_call")
+    stack.carrier.scripts["+12025550191"] = "hold"  # the callee would stay on the line
+    call = stack.finished(stack.call("+12025550191"))
+    (attempt,) = call["call_attempts"]
+    assert (attempt["status"], attempt["ended_by"], attempt["end_reason"]) == ("completed", "agent", "tool_end_call")
+    (twilio_call,) = stack.carrier.calls_to("+12025550191")
+    stack.carrier.wait_done(twilio_call)
+    assert twilio_call.updates == [{"Status": "completed"}]
+    assert stack.get(call["id"]) == call  # Twilio's own `completed` afterwards changed nothing
+
+
 def test_the_agent_transfers_a_call(stack: Stack) -> None:
     from openrevox.agent.session import Outcome
 
