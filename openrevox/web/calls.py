@@ -45,7 +45,7 @@ def _day(text: str | None) -> tuple[datetime, datetime] | None:
     return start, start + timedelta(days=1)
 
 
-async def _search(conn: Db, org_id: str, filters: dict[str, str]) -> tuple[list[dict], int, int]:
+async def _search(conn: AsyncConnection, org_id: str, filters: dict[str, str]) -> tuple[list[dict], int, int]:
     """A page of calls matching the filters (rendered as the API renders them), the total, the page."""
     page = int(filters["page"]) if filters.get("page", "").isdigit() else 0
     try:
@@ -92,7 +92,7 @@ async def call_rows(request: Request, conn: Db, org_id: CurrentOrg) -> Response:
     return render(request, "_call_rows.html", {"calls": calls, "query": query, "live": any(map(_is_live, calls))})
 
 
-async def _call(conn: Db, org_id: str, call_id: str, links: Links) -> dict:
+async def _call(conn: AsyncConnection, org_id: str, call_id: str, links: RecordingLinks) -> dict:
     """The call as GET /call/{id} renders it (signed recording links included), with its webhook
     deliveries; NotFound for an id of another organization."""
     call = await orders_service.render(conn, await orders_service.fetch_order(conn, org_id, call_id), links)

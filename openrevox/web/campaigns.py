@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from openrevox.api.deps import Db
@@ -27,24 +28,32 @@ async def campaigns_page(request: Request, conn: Db, org_id: CurrentOrg) -> Resp
     return render(request, "campaigns.html", {"campaigns": await service.list_all(conn, org_id)})
 
 
-def _chart(campaign: dict, orders: list[dict], attempts: list[dict], now: datetime) -> list[progress.Bar]:
+async def _campaign(conn: AsyncConnection, org_id: str, campaign_id: str, now: datetime) -> dict:
+    """What the campaign page shows: the campaign, its statistics, and its progress chart from
+    its creation to now (or to its last call, once completed)."""
+    campaign = await service.retrieve(conn, org_id, campaign_id)
+    attempts = [a for a in await store.attempts_of_campaign(conn, campaign_id) if a["dial_started_at"]]
+    orders = await store.order_states(conn, campaign_id)
     start = datetime.fromisoformat(campaign["created_at"].replace("Z", "+00:00"))
     ends = [a["ended_at"] for a in attempts if a["ended_at"]]
-    end = max(ends) if campaign["status"] == "completed" and ends else now
-    points = progress.series(orders, attempts, start, max(end, start))
-    return progress.stacked_bars(points, len(orders), CHART_WIDTH, CHART_HEIGHT)
+    end = max(max(ends) if campaign["status"] == "completed" and ends else now, start)
+    points = progress.series(orders, attempts, start, end)
+    return {
+        "campaign": campaign, "statistics": await service.statistics(conn, org_id, campaign_id), "funnel": FUNNEL,
+        "bars": progress.stacked_bars(points, len(orders), CHART_WIDTH, CHART_HEIGHT), "span": (start, end),
+        "statuses": progress.STATUSES, "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
+    }  # fmt: skip
 
 
 @router.get("/campaigns/{campaign_id}")
 async def campaign_page(request: Request, campaign_id: str, conn: Db, org_id: CurrentOrg) -> Response:
-    campaign = await service.retrieve(conn, org_id, campaign_id)
-    statistics = await service.statistics(conn, org_id, campaign_id)
-    attempts = [a for a in await store.attempts_of_campaign(conn, campaign_id) if a["dial_started_at"]]
-    bars = _chart(campaign, await store.order_states(conn, campaign_id), attempts, utcnow())
-    return render(request, "campaign.html", {
-        "campaign": campaign, "statistics": statistics, "funnel": FUNNEL, "bars": bars,
-        "statuses": progress.STATUSES, "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
-    })  # fmt: skip
+    return render(request, "campaign.html", await _campaign(conn, org_id, campaign_id, utcnow()))
+
+
+@router.get("/campaigns/{campaign_id}/live")
+async def campaign_live(request: Request, campaign_id: str, conn: Db, org_id: CurrentOrg) -> Response:
+    """The chart, funnel and outcomes alone, polled while the campaign runs."""
+    return render(request, "_campaign_live.html", await _campaign(conn, org_id, campaign_id, utcnow()))
 
 
 @router.get("/campaigns/{campaign_id}/export.csv")

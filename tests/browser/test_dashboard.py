@@ -120,3 +120,30 @@ def test_every_input_has_a_label(signed_in: Page) -> None:
                 .map((input) => input.name)"""
         )
         assert unlabeled == [], f"{path}: inputs without a label: {unlabeled}"
+
+
+def test_campaign_page_charts_rows_by_status_and_downloads_the_export(signed_in: Page, dashboard: LiveServer, screenshot) -> None:
+    page = signed_in
+    # Four humans (0100), two numbers that do not exist (0105); called at any hour, never retried.
+    numbers = ["+12025550100", "+12025550105", "+14155550100", "+14155550105", "+13125550100", "+16175550100"]
+    any_hour = {"calling_windows": [{"calling_window_start_time": "00:00", "calling_window_end_time": "00:00",
+                                     "retry_delay_seconds": 60}], "max_retry_attempts": 0}
+    with dashboard.client() as client:
+        assistant = client.post("/assistants", json={"name": "Recall", "prompt": "Hi."}).json()["assistant"]
+        campaign = client.post("/campaigns", json={
+            "assistant_id": assistant["id"], "name": "Spring recall", "max_concurrent_calls": 2, "call_retry_config": any_hour,
+            "contacts": [{"to_phone_number": n, "prompt_variables": {}} for n in numbers],
+        }).json()["campaign"]  # fmt: skip
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="Spring recall").click()
+    # No reload: the chart and funnel follow the campaign until it completes.
+    expect(page.locator("#campaign-status")).to_have_text("completed", timeout=20_000)
+    chart = page.get_by_role("img", name=re.compile("Rows by status over time"))
+    expect(chart).to_have_accessible_description(re.compile(r"^Now: 4 completed, 2 failed, 0 retry, 0 calling, 0 pending"))
+    expect(chart.locator("rect.fill-calling").first).to_be_attached()  # its history: calls were running
+    expect(page.locator(".funnel li").first).to_contain_text("Called")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    assert download.value.suggested_filename.startswith("spring-recall-")
+    assert campaign["id"] in page.url
+    screenshot(page, "campaign")
