@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from openrevox.agent import audio_models
 from openrevox.agent.host import AgentHost
 from openrevox.config import Settings
 from openrevox.postcall.deliverer import WebhookDeliverer
@@ -59,6 +60,8 @@ class BackgroundServices:
             asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
             asyncio.create_task(self.deliverer.run(), name="webhook-deliverer"),
         ]
+        if not isinstance(self.carrier, SandboxCarrier):  # phone lines hear through VAD and Smart Turn
+            self._tasks.append(asyncio.create_task(asyncio.to_thread(audio_models.preload), name="preload-models"))
 
     async def stop(self) -> None:
         self.dispatcher.stop()
