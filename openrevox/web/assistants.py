@@ -17,7 +17,6 @@ from openrevox.orders import service as orders_service
 from openrevox.postcall.safety import check_webhook_url
 from openrevox.schemas.calls import CallCreateIn
 from openrevox.schemas.common import placeholders
-from openrevox.orders.service import INTERPOLATED_FIELDS
 from openrevox.voices.catalog import list_voices
 from openrevox.web import assistant_form
 from openrevox.web.auth import CheckedForm, CurrentOrg
@@ -108,7 +107,7 @@ async def clone_assistant(
 
 def _variables(assistant: dict) -> list[str]:
     """The prompt variables a call with this assistant needs."""
-    return list(dict.fromkeys(n for f in INTERPOLATED_FIELDS for n in placeholders(assistant.get(f))))
+    return list(dict.fromkeys(n for f in orders_service.INTERPOLATED_FIELDS for n in placeholders(assistant.get(f))))
 
 
 def _test_call_page(request: Request, assistant: dict, values: dict, errors: list, status_code: int = 200) -> Response:

@@ -18,6 +18,7 @@ from openrevox.orgs import store as orgs_store
 from openrevox.orgs.service import authenticate, hash_key
 from openrevox.web.pages import PREFIX, render
 
+
 class SignInRequired(Exception):
     """Raised when a page is asked for without a valid session; answered by a redirect to sign-in."""
 
@@ -28,8 +29,9 @@ class CsrfRefused(Exception):
 
 async def checked_form(request: Request) -> FormData:
     form = await request.form()
-    sent = form.get("csrf_token")
-    if not isinstance(sent, str) or not secrets.compare_digest(sent, request.session.get("csrf", "")):
+    sent, expected = form.get("csrf_token"), request.session.get("csrf")
+    # A session without a token yet (signed in, no page shown) accepts no form at all.
+    if not (isinstance(sent, str) and isinstance(expected, str) and secrets.compare_digest(sent, expected)):
         raise CsrfRefused
     return form
 

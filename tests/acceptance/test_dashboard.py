@@ -121,6 +121,10 @@ def test_posts_need_the_sessions_csrf_token(live: LiveServer, dashboard: Dashboa
     refused = dashboard.post(f"/dashboard/calls/{call['id']}/cancel", csrf=False)
     assert refused.status_code == 403 and "Form refused" in refused.text
     assert dashboard.http.post(f"/dashboard/calls/{call['id']}/cancel", data={"csrf_token": "guess"}).status_code == 403
+    with httpx.Client(base_url=live.base_url) as fresh:  # signed in, no page shown since: no token yet
+        token = CSRF.search(fresh.get("/dashboard/sign-in").text).group(1)
+        assert fresh.post("/dashboard/sign-in", data={"api_key": live.api_key, "csrf_token": token}).status_code == 303
+        assert fresh.post(f"/dashboard/calls/{call['id']}/cancel", data={"csrf_token": ""}).status_code == 403
     assert fetch(live, call["id"])["status"] == "scheduled"
     assert dashboard.post(f"/dashboard/calls/{call['id']}/cancel").status_code == 303
     assert fetch(live, call["id"])["status"] == "cancelled"
