@@ -67,9 +67,9 @@ async def _signed_twilio_form(request: Request):  # noqa: ANN202
 
 
 @router.post("/twilio/status")
-async def twilio_status(request: Request, attempt_id: str) -> Response:
+async def twilio_status(request: Request, attempt_id: str, time_limit: int | None = None) -> Response:
     carrier, params = await _signed_twilio_form(request)
-    await carrier.report_status(attempt_id, params)
+    await carrier.report_status(attempt_id, params, time_limit)
     return Response(status_code=204)
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 
+from urllib.parse import urlencode
+
 import httpx
 from pipecat.serializers.twilio import TwilioFrameSerializer
 from twilio.base.exceptions import TwilioRestException
@@ -47,9 +49,15 @@ REST_ERRORS = {
 ANSWERED_BY = {"human": "human", "fax": "unknown", "unknown": "unknown"}
 
 
-def status_event(params: dict[str, str]) -> tuple[str, str | None]:
-    """(event, detail) for a status callback: ringing / answered (result) / ended / failed
-    (dial_error), or ("", None) for news that changes nothing (queued, initiated)."""
+def call_duration(params: dict[str, str]) -> int:
+    duration = params.get("CallDuration", "")
+    return int(duration) if duration.isdigit() else 0
+
+
+def status_event(params: dict[str, str], time_limit: int | None = None) -> tuple[str, object]:
+    """(event, detail) for a status callback: ringing / answered (result) / ended ((ended_by,
+    end_reason)) / failed (dial_error), or ("", None) for news that changes nothing (queued,
+    initiated). A call as long as its `time_limit` was ended by Twilio at our request."""
     status = params.get("CallStatus", "")
     if status == "ringing":
         return "ringing", None
@@ -57,7 +65,9 @@ def status_event(params: dict[str, str]) -> tuple[str, str | None]:
         answered_by = params.get("AnsweredBy", "human")
         return "answered", ANSWERED_BY.get(answered_by, "voicemail" if answered_by.startswith("machine") else "human")
     if status == "completed":
-        return "ended", None
+        if time_limit and call_duration(params) >= time_limit:
+            return "ended", ("system", "max_duration")
+        return "ended", ("user", None)
     if status == "busy":
         return "failed", "busy"
     if status == "no-answer":
@@ -125,7 +135,9 @@ class TwilioCarrier:
                 to=request.to_phone_number,
                 from_=request.from_phone_number,
                 twiml=self.stream_twiml(request.attempt_id),
-                status_callback=f"{self.public_url}/telephony/twilio/status?attempt_id={request.attempt_id}",
+                # Signed by Twilio with the rest: the time limit tells a max-duration end from a hang-up.
+                status_callback=f"{self.public_url}/telephony/twilio/status?"
+                + urlencode({"attempt_id": request.attempt_id, "time_limit": int(request.max_call_duration_secs)}),
                 status_callback_event=STATUS_EVENTS,
                 status_callback_method="POST",
                 time_limit=int(request.max_call_duration_secs),
@@ -176,19 +188,18 @@ class TwilioCarrier:
     def valid_signature(self, path_and_query: str, params: dict[str, str], signature: str | None) -> bool:
         return valid_twilio_signature(self.auth_token, self.public_url + path_and_query, params, signature)
 
-    async def report_status(self, attempt_id: str, params: dict[str, str]) -> None:
+    async def report_status(self, attempt_id: str, params: dict[str, str], time_limit: int | None = None) -> None:
         """A status callback; replays and late ones change nothing (the state machine is forward-only)."""
-        event, detail = status_event(params)
+        event, detail = status_event(params, time_limit)
         at = self.live.clock()  # Twilio's Timestamp has whole seconds: it would precede our own times
         if event == "ringing":
             await self.events.ringing(attempt_id, at)
         elif event == "answered":
             await self.events.answered(attempt_id, at, detail)
         elif event == "ended":
-            duration = params.get("CallDuration", "0")
-            if duration.isdigit() and int(duration) > 0:  # answered, even if that callback is late
+            if call_duration(params) > 0:  # answered, even if that callback is late
                 await self.events.answered(attempt_id, at, "human")
-            await self.events.ended(attempt_id, at, "user", None)
+            await self.events.ended(attempt_id, at, *detail)
         elif event == "failed":
             await self.events.failed(attempt_id, at, detail)
         if event in ("ended", "failed"):

@@ -54,7 +54,8 @@ def test_an_outbound_call_through_twilio_fills_the_attempt(stack: Stack) -> None
     assert all(c["status_code"] == 204 for c in twilio_call.callbacks)
     # Media both ways: the agent heard the callee's second of audio, the callee heard the answer.
     heard_secs = len(stack.agent.heard[attempt["id"]]) / 2 / SAMPLE_RATE
-    assert 0.9 <= heard_secs <= 1.05
+    assert 0.75 <= heard_secs <= 1.05  # the stream resampler keeps a little back
+    assert stack.agent.digits[attempt["id"]] == "1"  # the callee's keypad, through the serializer
     media = twilio_call.media
     assert len(media.media()) >= 4000 * 0.9  # the 0.5 s clip, μ-law at 8 kHz
     assert all(m["streamSid"] == media.stream_sid for m in media.events("media"))

@@ -140,6 +140,7 @@ class FakeCarrier:
             await call.hung_up.wait()  # until we hang the call up
             return
         await call.media.stream_pcm(self.talk_pcm)
+        await call.media.dtmf("1")
         if script == "hold":
             await call.hung_up.wait()
         else:
