@@ -12,6 +12,8 @@ import asyncio
 import logging
 
 from pipecat.frames.frames import LLMFullResponseEndFrame, LLMFullResponseStartFrame, LLMTextFrame
+from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
+from pipecat.turns.user_turn_strategies import ExternalUserTurnStrategies
 
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.session import AgentCall, AgentSession
@@ -37,6 +39,10 @@ class SandboxSession(AgentSession):
         self.outcome = outcome
         self.transferred_to: str | None = None
         self._heard: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+
+    def aggregator_params(self) -> dict:
+        # The callee's turns are whole lines, handed over as they end: no audio turn models.
+        return {"user_params": LLMUserAggregatorParams(user_turn_strategies=ExternalUserTurnStrategies())}
 
     def processors(self) -> list:
         return [self.aggregators.user(), self.llm, self.aggregators.assistant()]

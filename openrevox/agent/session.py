@@ -24,6 +24,7 @@ from pipecat.workers.runner import WorkerRunner
 
 from openrevox.agent import prompts, tools
 from openrevox.agent.answerer import classify_first_utterance
+from openrevox.agent.calendly import CalendlyTools
 from openrevox.agent.offline import OfflineResponder
 from openrevox.agent.record import AttemptRecord
 from openrevox.llm import LLMEndpoint
@@ -42,6 +43,7 @@ class AgentCall:
     max_call_duration_secs: float
     first_sentence_delay_ms: int
     transfer_phone_number: str | None = None
+    calendly: CalendlyTools | None = None  # when the assistant has `calendly` and a token is set
 
 
 @dataclass
@@ -74,7 +76,7 @@ class AgentSession:
         self.llm = make_llm(call.llm)
         self.context = LLMContext(
             messages=[{"role": "system", "content": prompts.system_prompt(call.assistant, call.prompt_variables)}],
-            tools=ToolsSchema(standard_tools=tools.tool_schemas(call.assistant, self)),
+            tools=ToolsSchema(standard_tools=tools.tool_schemas(call.assistant, self, call.calendly)),
         )
         self.aggregators = LLMContextAggregatorPair(self.context, **self.aggregator_params())
         self.aggregators.assistant().add_event_handler("on_assistant_turn_stopped", self._on_assistant_turn)
@@ -121,6 +123,7 @@ class AgentSession:
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
             cancel_on_idle_timeout=False,
             enable_rtvi=False,
+            enable_turn_tracking=False,  # we keep our own record of turns
         )
         started = asyncio.Event()
 
