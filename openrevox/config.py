@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a webhook receiver has to answer.")
     webhook_interval: float = Field(0.5, gt=0, description="Seconds between webhook deliverer passes.")
+    pipecat_log_level: str = Field(
+        "WARNING", description="Level of Pipecat's own logs (loguru, on stderr): DEBUG shows every frame hop."
+    )
     # Real carriers: Twilio when its two credentials are set, else Telnyx when its key is, else the sandbox.
     public_url: str | None = Field(
         None, description="https://host the carriers reach for webhooks and media websockets (required with one)."
@@ -87,6 +90,11 @@ class Settings(BaseSettings):
     openrouter_api_key: str | None = Field(
         None, validation_alias="OPENROUTER_API_KEY", description="Key for OpenRouter models."
     )
+    # Calendly (openrevox.agent.calendly): one token per installation, whatever the assistant's connection_id.
+    calendly_token: SecretStr | None = Field(
+        None, description="Calendly personal access token the agent's calendly tools use; unset: no calendly tools."
+    )
+    calendly_base_url: str = Field("https://api.calendly.com", description="Calendly API root (a proxy or a test fake).")
     secret_key: SecretStr | None = Field(
         None, min_length=16, description="Signs recording links; default: a random key kept in the data dir."
     )

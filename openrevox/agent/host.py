@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+
+from loguru import logger
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrevox.agent import recording
+from openrevox.agent.calendly import calendly_tools
 from openrevox.agent.phone_call import PhoneSession
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import SandboxSession, speaking_secs
@@ -22,6 +26,7 @@ from openrevox.agent.voices import stt_service
 from openrevox.config import Settings
 from openrevox.llm import resolve_llm
 from openrevox.orders import store
+from openrevox.orders.attempts import order_schedule
 from openrevox.postcall.extraction import extract_structured_output
 from openrevox.storage import Storage
 from openrevox.telephony.personas import Persona
@@ -35,6 +40,7 @@ class AgentHost:
         self.settings = settings
         self.storage = storage
         self.stt_factory = stt_service  # the phone's speech-to-text, one per call
+        quiet_pipecat(settings.pipecat_log_level)
 
     async def agent_call(self, attempt_id: str) -> AgentCall:
         async with self.engine.connect() as conn:
@@ -48,6 +54,7 @@ class AgentHost:
             llm=resolve_llm(order["llm_model"], self.settings),
             max_call_duration_secs=float(assistant.get("max_call_duration_secs") or 600),
             first_sentence_delay_ms=order["first_sentence_delay_ms"],
+            calendly=calendly_tools(assistant, order_schedule(order)[1][0], self.settings),
         )
 
     async def converse_in_sandbox(self, attempt_id: str, persona: Persona, outcome: str, speed: float) -> Outcome:
@@ -93,6 +100,12 @@ class AgentHost:
             return
         async with self.engine.begin() as conn:
             await store.set_recording_ref(conn, attempt_id, ref)
+
+
+def quiet_pipecat(level: str) -> None:
+    """Pipecat logs every frame hop at DEBUG through loguru; a server keeps its own logs readable."""
+    logger.remove()
+    logger.add(sys.stderr, level=level.upper())
 
 
 def sandbox_lines(record: AttemptRecord) -> list[recording.SpokenLine]:

@@ -2,7 +2,7 @@
 
 Each handler acts through `CallControl` (the session) and answers the LLM; what the call does
 next (hang up, transfer, keep listening) is the session's business, so no handler asks the LLM
-to run again except where it must speak next.
+to run again except where it must speak next (a failure, or what Calendly answered).
 """
 
 from __future__ import annotations
@@ -13,10 +13,15 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
+from openrevox.agent.calendly import CalendlyTools
+
 END_CALL = "end_call"
 TRANSFER_CALL = "transfer_call"
 SEND_DTMF = "send_dtmf"
 SKIP_TURN = "skip_turn"
+CALENDLY_AVAILABILITY = "calendly_availability"
+CALENDLY_BOOK = "calendly_book"
+SPEAKS_AFTER = {CALENDLY_AVAILABILITY, CALENDLY_BOOK}  # the LLM tells the callee what came back
 DTMF_KEYS = set("0123456789*#")
 
 
@@ -35,7 +40,7 @@ class CallControl(Protocol):
     async def tool_called(self, name: str, arguments: dict, result: str, is_error: bool) -> None: ...
 
 
-def tool_schemas(assistant: dict, control: CallControl) -> list[FunctionSchema]:
+def tool_schemas(assistant: dict, control: CallControl, calendly: CalendlyTools | None = None) -> list[FunctionSchema]:
     schemas = [
         FunctionSchema(
             END_CALL,
@@ -72,6 +77,31 @@ def tool_schemas(assistant: dict, control: CallControl) -> list[FunctionSchema]:
                 handler=_handler(control, _skip_turn),
             ),
         ]
+    if calendly is not None:
+        schemas += [
+            FunctionSchema(
+                CALENDLY_AVAILABILITY,
+                f"Find free appointment times to offer. Dates are the person's own: today is {calendly.today()}. "
+                "Without dates: the coming week.",
+                {
+                    "start_date": {"type": "string", "description": "First day to look at, YYYY-MM-DD."},
+                    "end_date": {"type": "string", "description": "Last day to look at, YYYY-MM-DD (default: start_date)."},
+                },
+                [],
+                handler=_handler(control, lambda _, arguments: calendly.availability(arguments)),
+            ),
+            FunctionSchema(
+                CALENDLY_BOOK,
+                "Book the appointment time the person chose, once you have their full name and email.",
+                {
+                    "start_time": {"type": "string", "description": "The chosen time's bracketed value from calendly_availability."},
+                    "name": {"type": "string", "description": "The person's full name."},
+                    "email": {"type": "string", "description": "The person's email address, for the confirmation."},
+                },
+                ["start_time", "name", "email"],
+                handler=_handler(control, lambda _, arguments: calendly.book(arguments)),
+            ),
+        ]
     return schemas
 
 
@@ -84,8 +114,10 @@ def _handler(control: CallControl, act):
         except ValueError as error:
             result, is_error = str(error), True
         await control.tool_called(params.function_name, arguments, result, is_error)
-        # A failed call goes back to the LLM so it can correct itself; a done one needs no reply.
-        await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=is_error))
+        # A failed call goes back to the LLM so it can correct itself; a done one needs no reply
+        # unless its result is for the callee to hear.
+        speak = is_error or params.function_name in SPEAKS_AFTER
+        await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=speak))
         if params.function_name == TRANSFER_CALL and not is_error:
             control.transferred()  # ends the session: last, so the call above is on record
 
