@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,7 +52,7 @@ class Settings(BaseSettings):
     )
     webhook_timeout_seconds: float = Field(10.0, gt=0, description="Time a webhook receiver has to answer.")
     webhook_interval: float = Field(0.5, gt=0, description="Seconds between webhook deliverer passes.")
-    pipecat_log_level: str = Field(
+    pipecat_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", description="Level of Pipecat's own logs (loguru, on stderr): DEBUG shows every frame hop."
     )
     # Real carriers: Twilio when its two credentials are set, else Telnyx when its key is, else the sandbox.
