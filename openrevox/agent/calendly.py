@@ -15,9 +15,10 @@ One token per installation (OPENREVOX_CALENDLY_TOKEN: a personal access token, a
 for AI agents advises). The assistant's `calendly.connection_id` names an organization's
 connection in Revox; here every assistant books with that one token, so it is not used.
 
-What the LLM gets back is short and speakable: a few slots, in the callee's time zone (the zone
-calling windows use), each with the exact value to book it by. Every failure (Calendly's 4xx/5xx,
-a timeout, an argument that makes no sense) is a `CalendlyError`, a tool error the LLM sees.
+What the LLM gets back is short and speakable: a few slots, in the callee's time zone (the order's
+`timezone`, else the number's first zone, as for calling windows), each with the exact value to
+book it by. Every failure (Calendly's 4xx/5xx, a timeout, an argument that makes no sense) is a
+`CalendlyError`, a tool error the LLM sees.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class CalendlyError(ValueError):
-    """What went wrong, in words the LLM can pass on to the callee."""
+    """What went wrong, in words the LLM can pass on to the callee (a ValueError: the tool
+    handler answers the LLM with it, flagged as an error)."""
 
 
 def event_type_uri(event_type_id: str) -> str:
@@ -98,6 +100,13 @@ class CalendlyClient:
         return body["resource"]
 
     async def _request(self, method: str, path: str, **kwargs) -> dict:  # noqa: ANN003
+        try:
+            return await self._send(method, path, **kwargs)
+        except CalendlyError as error:
+            log.warning("Calendly %s %s: %s", method, path, error)
+            raise
+
+    async def _send(self, method: str, path: str, **kwargs) -> dict:  # noqa: ANN003
         headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as http:
@@ -153,7 +162,7 @@ class CalendlyTools:
         start_date = _date_argument(arguments, "start_date")
         end_date = _date_argument(arguments, "end_date")
         start, end = search_range(self.zone, self.now(), start_date, end_date)
-        slots = await self._call(self.client.available_times(event_type_uri(self.event_type_id), start, end))
+        slots = await self.client.available_times(event_type_uri(self.event_type_id), start, end)
         return speakable_slots(slots, self.zone, start, end)
 
     async def book(self, arguments: dict) -> str:
@@ -166,20 +175,11 @@ class CalendlyTools:
         start = parse_start_time(arguments.get("start_time"), self.zone)
         if start <= self.now():
             raise CalendlyError(f"start_time {arguments.get('start_time')} is in the past")
-        invitee = await self._call(
-            self.client.create_invitee(event_type_uri(self.event_type_id), start, name, email, self.zone.key)
-        )
+        invitee = await self.client.create_invitee(event_type_uri(self.event_type_id), start, name, email, self.zone.key)
         return (
             f"Booked for {name} on {spoken_day(start, self.zone)} at {spoken_time(start, self.zone)} "
             f"({self.zone.key}); Calendly emails the confirmation to {email}. Event: {invitee.get('event') or invitee.get('uri')}"
         )
-
-    async def _call(self, request):  # noqa: ANN001, ANN202
-        try:
-            return await request
-        except CalendlyError as error:
-            log.warning("Calendly: %s", error)
-            raise
 
 
 def calendly_tools(assistant: dict, callee_zone: ZoneInfo, settings: Settings) -> CalendlyTools | None:
