@@ -28,15 +28,14 @@ def _carrier(app, name: str):  # noqa: ANN001, ANN202
 
 
 async def _start_inbound(request: Request, carrier, to_number: str, from_number: str, call_id: str) -> str | None:  # noqa: ANN001
-    """The inbound call as an order answered by the number's assistant; None: nobody answers it."""
+    """The inbound call as an order answered by the number's assistant; None: nobody answers it.
+    Its lease is not renewed here: if no media socket takes it over, it expires and the attempt
+    is closed (the caller hung up before the stream started)."""
     live = carrier.live
     async with request.app.state.engine.begin() as conn:
-        attempt_id = await phone_numbers.start_inbound(
+        return await phone_numbers.start_inbound(
             conn, to_number, from_number, call_id, live.clock(), live.worker, live.lease.total_seconds()
         )
-    if attempt_id:
-        live.ids[attempt_id] = call_id  # held here until its media socket opens
-    return attempt_id
 
 
 async def _first_message(websocket: WebSocket, event: str, limit: int = 3) -> dict | None:

@@ -164,10 +164,10 @@ class TelnyxCarrier:
 
     async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
         live = await self.live.live_call(attempt_id)
-        if live is not None:
+        if live is not None:  # recorded first: the news of the hang-up that follows changes nothing
+            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
             if live[1]:
                 await self._action(live[1], "hangup")
-            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
         self.live.ids.pop(attempt_id, None)
 
     async def transfer(self, attempt_id: str, to_phone_number: str) -> None:

@@ -159,11 +159,11 @@ class TwilioCarrier:
 
     async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
         live = await self.live.live_call(attempt_id)
-        if live is not None:
+        if live is not None:  # recorded first: the news of the hang-up that follows changes nothing
             status, call_sid = live
+            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
             if call_sid:
                 await self._update(call_sid, status="completed" if status == "ongoing" else "canceled")
-            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
         self.live.ids.pop(attempt_id, None)
 
     async def transfer(self, attempt_id: str, to_phone_number: str) -> None:

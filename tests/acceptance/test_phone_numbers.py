@@ -49,6 +49,11 @@ def test_numbers_are_listed_updated_and_deleted_with_the_sdk(server) -> None:
     assert out["deleted"] is True
     assert out["deleted_again"] == {"class": "NotFoundError", "status": 404}
     assert out["after"] == [["+14155550101", "Front desk", "Reception"]]
+    with server.client(key) as http:  # bad input names its field
+        too_long = http.patch(f"/phone-numbers/{out['first_id']}", json={"label": "x" * 201})
+        unknown = http.patch(f"/phone-numbers/{out['first_id']}", json={"number": "+1"})
+    assert (too_long.status_code, too_long.json()["error"]["param"]) == (422, "label")
+    assert (unknown.status_code, unknown.json()["error"]["param"]) == (422, "number")
     with server.client() as http:  # another organization sees none of it
         assert http.get("/phone-numbers").json() == {"phone_numbers": []}
         assert http.patch(f"/phone-numbers/{out['first_id']}", json={"label": "x"}).status_code == 404

@@ -147,6 +147,20 @@ def test_the_agent_ends_a_call_and_the_line_is_hung_up(stack: Stack) -> None:
     assert stack.get(call["id"]) == call  # Twilio's own `completed` afterwards changed nothing
 
 
+def test_cancelling_a_live_call_hangs_it_up(stack: Stack) -> None:
+    stack.carrier.scripts["+12025550192"] = "hold"
+    call_id = stack.call("+12025550192")
+    stack.latest_attempt(call_id, ("ongoing",))
+    with stack.http() as http:
+        assert http.post(f"/call/{call_id}/cancel").json() == {"success": True}
+    attempt = stack.latest_attempt(call_id, ("completed", "error"))
+    assert (attempt["status"], attempt["ended_by"], attempt["end_reason"]) == ("completed", "system", "cancelled")
+    assert stack.get(call_id)["status"] == "cancelled"
+    (twilio_call,) = stack.carrier.calls_to("+12025550192")
+    stack.carrier.wait_done(twilio_call)
+    assert twilio_call.updates[0] == {"Status": "completed"}
+
+
 def test_the_agent_transfers_a_call(stack: Stack) -> None:
     from openrevox.agent.session import Outcome
 

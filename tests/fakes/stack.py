@@ -60,6 +60,14 @@ class Stack:
             time.sleep(0.1)
         return call
 
+    def latest_attempt(self, call_id: str, statuses: tuple[str, ...], timeout: float = 20) -> dict:
+        """The call's latest attempt, once its status is one of `statuses`."""
+        deadline = time.monotonic() + timeout
+        while (attempt := self.get(call_id)["last_call_attempt"]) is None or attempt["status"] not in statuses:
+            assert time.monotonic() < deadline, f"call {call_id}: attempt {attempt}"
+            time.sleep(0.05)
+        return attempt
+
     def inbound_orders(self) -> list[dict]:
         search = {"assignee_ids": [], "assistant_ids": [], "campaign_ids": [], "directions": ["inbound"],
                   "from_phone_numbers": [], "outcomes": [], "results": [], "statuses": [], "page": 0, "page_size": 10}  # fmt: skip
