@@ -1,15 +1,17 @@
 """Calendly for the voice agent: the free times of the assistant's event type, and booking one.
 
-Through Calendly's API v2 (https://developer.calendly.com), two endpoints:
+Through Calendly's API v2 (https://developer.calendly.com):
 
 - `GET /event_type_available_times?event_type=<uri>&start_time=&end_time=`: the event type's
   open start times (UTC; the range must lie in the future and span at most 7 days);
-- `POST /invitees`, the Scheduling API's "Create Event Invitee": `event_type`, `start_time` (UTC)
-  and `invitee` {`name`, `email`, `timezone`}. Calendly books the meeting as if the person had used
-  the booking page (confirmation email, calendar invite, reschedule and cancel links). It needs a
-  paid Calendly plan; elsewhere Calendly answers 403 and the agent hears that booking failed. No
-  `location` is sent: the event type's own applies (a location the invitee must fill in is
-  refused by Calendly, and the agent hears why).
+- `GET /event_types/<uuid>`: its `locations`, since a booking must name one of them;
+- `POST /invitees`, the Scheduling API's "Create Event Invitee": `event_type`, `start_time` (UTC),
+  `invitee` {`name`, `email`, `timezone`} and `location` {`kind`, `location`}. Calendly books the
+  meeting as if the person had used the booking page (confirmation email, calendar invite,
+  reschedule and cancel links). It needs a paid Calendly plan; elsewhere Calendly answers 403 and
+  the agent hears that booking failed. The location is the event type's first one the agent can
+  fill in: "host calls invitee" (`outbound_call`) gets the number of the person on the line; one
+  that asks the invitee where to meet (`ask_invitee`) is not chosen.
 
 One token per installation (OPENREVOX_CALENDLY_TOKEN: a personal access token, as Calendly's guide
 for AI agents advises). The assistant's `calendly.connection_id` names an organization's
@@ -85,16 +87,16 @@ class CalendlyClient:
         except (KeyError, TypeError, ValueError) as error:
             raise CalendlyError(f"Calendly's answer could not be read ({error!r})") from error
 
-    async def create_invitee(self, event_type: str, start: datetime, name: str, email: str, timezone: str) -> dict:
-        body = await self._request(
-            "POST",
-            "/invitees",
-            json={
-                "event_type": event_type,
-                "start_time": _wire_time(start),
-                "invitee": {"name": name, "email": email, "timezone": timezone},
-            },
-        )
+    async def event_type_locations(self, event_type: str) -> list[dict]:
+        body = await self._request("GET", "/event_types/" + event_type.rsplit("/", 1)[-1])
+        locations = (body.get("resource") or {}).get("locations") or []
+        return [loc for loc in locations if isinstance(loc, dict) and loc.get("kind")]
+
+    async def create_invitee(
+        self, event_type: str, start: datetime, invitee: dict[str, str], location: dict[str, str] | None
+    ) -> dict:
+        request = {"event_type": event_type, "start_time": _wire_time(start), "invitee": invitee}
+        body = await self._request("POST", "/invitees", json=request | ({"location": location} if location else {}))
         if not isinstance(body.get("resource"), dict):
             raise CalendlyError("Calendly's answer to the booking could not be read (no resource)")
         return body["resource"]
@@ -147,11 +149,13 @@ class CalendlyTools:
         client: CalendlyClient,
         event_type_id: str,
         zone: ZoneInfo,
+        phone_number: str,
         now: Callable[[], datetime] = utc_now,
     ) -> None:
         self.client = client
         self.event_type_id = event_type_id
         self.zone = zone
+        self.phone_number = phone_number  # of the person on the line
         self.now = now
 
     def today(self) -> str:
@@ -175,15 +179,19 @@ class CalendlyTools:
         start = parse_start_time(arguments.get("start_time"), self.zone)
         if start <= self.now():
             raise CalendlyError(f"start_time {arguments.get('start_time')} is in the past")
-        invitee = await self.client.create_invitee(event_type_uri(self.event_type_id), start, name, email, self.zone.key)
+        event_type = event_type_uri(self.event_type_id)
+        location = invitee_location(await self.client.event_type_locations(event_type), self.phone_number)
+        person = {"name": name, "email": email, "timezone": self.zone.key}
+        invitee = await self.client.create_invitee(event_type, start, person, location)
         return (
             f"Booked for {name} on {spoken_day(start, self.zone)} at {spoken_time(start, self.zone)} "
             f"({self.zone.key}); Calendly emails the confirmation to {email}. Event: {invitee.get('event') or invitee.get('uri')}"
         )
 
 
-def calendly_tools(assistant: dict, callee_zone: ZoneInfo, settings: Settings) -> CalendlyTools | None:
-    """The call's Calendly tools: when the assistant has `calendly` and a token is configured."""
+def calendly_tools(assistant: dict, phone_number: str, zone: ZoneInfo, settings: Settings) -> CalendlyTools | None:
+    """The call's Calendly tools, for the person on the line (their number and time zone): when
+    the assistant has `calendly` and a token is configured."""
     calendly = assistant.get("calendly")
     if not calendly:
         return None
@@ -191,7 +199,7 @@ def calendly_tools(assistant: dict, callee_zone: ZoneInfo, settings: Settings) -
         log.warning("assistant has calendly but OPENREVOX_CALENDLY_TOKEN is not set: no Calendly tools")
         return None
     client = CalendlyClient(settings.calendly_token.get_secret_value(), settings.calendly_base_url)
-    return CalendlyTools(client, calendly["event_type_id"], callee_zone)
+    return CalendlyTools(client, calendly["event_type_id"], zone, phone_number)
 
 
 # --- pure policy: ranges, times, words ------------------------------------------------------------
@@ -220,6 +228,19 @@ def search_range(zone: ZoneInfo, now: datetime, start_date: date | None, end_dat
     if end <= start:
         raise CalendlyError(f"{last} is already over for the callee (today is {now.astimezone(zone).date()})")
     return start, end
+
+
+def invitee_location(locations: list[dict], phone_number: str) -> dict[str, str] | None:
+    """The booking's `location`: the event type's first one the agent can fill in, or None when
+    the event type has none."""
+    if not locations:
+        return None
+    for location in locations:
+        if location["kind"] == "outbound_call":  # the host calls the person back on this line
+            return {"kind": "outbound_call", "location": phone_number}
+        if location["kind"] != "ask_invitee":  # the host's own: a place, a number, a conference
+            return {"kind": location["kind"]} | ({"location": location["location"]} if location.get("location") else {})
+    raise CalendlyError("this event type asks the invitee where to meet, which cannot be booked over the phone")
 
 
 def parse_start_time(value: object, zone: ZoneInfo) -> datetime:

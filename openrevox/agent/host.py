@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 
@@ -26,8 +27,8 @@ from openrevox.agent.voices import stt_service
 from openrevox.config import Settings
 from openrevox.llm import resolve_llm
 from openrevox.orders import store
-from openrevox.orders.attempts import order_schedule
 from openrevox.postcall.extraction import extract_structured_output
+from openrevox.scheduling.windows import RetryConfig, recipient_timezones
 from openrevox.storage import Storage
 from openrevox.telephony.personas import Persona
 
@@ -54,7 +55,7 @@ class AgentHost:
             llm=resolve_llm(order["llm_model"], self.settings),
             max_call_duration_secs=float(assistant.get("max_call_duration_secs") or 600),
             first_sentence_delay_ms=order["first_sentence_delay_ms"],
-            calendly=calendly_tools(assistant, order_schedule(order)[1][0], self.settings),
+            calendly=calendly_tools(assistant, *person_on_the_line(order), self.settings),
         )
 
     async def converse_in_sandbox(self, attempt_id: str, persona: Persona, outcome: str, speed: float) -> Outcome:
@@ -106,6 +107,13 @@ def quiet_pipecat(level: str) -> None:
     """Pipecat logs every frame hop at DEBUG through loguru; a server keeps its own logs readable."""
     logger.remove()
     logger.add(sys.stderr, level=level.upper())
+
+
+def person_on_the_line(order: dict) -> tuple[str, ZoneInfo]:
+    """The other party's number (the callee, or who called in) and time zone (the order's
+    `timezone`, else the number's first zone)."""
+    number = order["from_phone_number"] if order["direction"] == "inbound" else order["to_phone_number"]
+    return number, recipient_timezones(number, RetryConfig.from_wire(order["call_retry_config"]).timezone)[0]
 
 
 def sandbox_lines(record: AttemptRecord) -> list[recording.SpokenLine]:

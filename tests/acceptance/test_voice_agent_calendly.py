@@ -75,6 +75,7 @@ def test_the_agent_finds_a_free_time_and_books_it(calendly_server, llm, calendly
     tomorrow = datetime.now(NEW_YORK).date() + timedelta(days=1)
     slots = [datetime.combine(tomorrow, time(h, m), NEW_YORK) for h, m in [(10, 0), (10, 30), (11, 0)]]
     calendly.event_types[EVENT] = list(slots)
+    calendly.locations[EVENT] = [{"kind": "outbound_call"}]  # "host calls invitee"
     booking = {"start_time": f"{tomorrow}T10:30", "name": "Ana Lima", "email": "ana@example.com"}
     taken = {**booking, "start_time": f"{tomorrow}T10:15"}  # not a free time: Calendly refuses it
 
@@ -125,6 +126,7 @@ def test_the_agent_finds_a_free_time_and_books_it(calendly_server, llm, calendly
     (made,) = calendly.bookings
     assert (made["start_time"], made["event_type"]) == (slots[1], EVENT_URI)
     assert (made["name"], made["email"], made["timezone"]) == ("Ana Lima", "ana@example.com", "America/New_York")
+    assert made["location"] == {"kind": "outbound_call", "location": BOOKER}
     assert made["event"] in booked["content"]
     assert all(r[0] == "GET" or r[3]["event_type"] == EVENT_URI for r in calendly.requests)
 

@@ -1,9 +1,11 @@
 """A fake Calendly API v2 over a real socket: it checks our requests as Calendly would (bearer
 token, a known event type URI, UTC times in the future at most 7 days apart, the invitee's name,
-email and IANA time zone), answers with Calendly's shapes and errors, and books a free slot once.
+email and IANA time zone, one of the event type's locations filled in), answers with Calendly's
+shapes and errors, and books a free slot once.
 
     with FakeCalendly() as calendly:
         calendly.event_types[uuid] = [slot, ...]   # that event type's free start times (UTC)
+        calendly.locations[uuid] = [{"kind": "outbound_call"}, ...]   # its locations (default none)
         calendly.outage = 503                      # every request answered with this status
         calendly.delay_secs = 2.0                  # every request answered this late
         calendly.requests                          # (method, path, query, json) of each request
@@ -28,6 +30,8 @@ from fakes.servers import ThreadedServer
 API = "https://api.calendly.com"
 WIRE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")  # Calendly's UTC times
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+NEEDS_LOCATION = {"outbound_call", "ask_invitee", "custom"}  # the invitee's side fills these in
 
 
 def wire(moment: datetime) -> str:
@@ -46,6 +50,7 @@ class FakeCalendly:
     def __init__(self, token: str = "cal_" + uuid.uuid4().hex) -> None:
         self.token = token
         self.event_types: dict[str, list[datetime]] = {}  # uuid -> free start times
+        self.locations: dict[str, list[dict]] = {}  # uuid -> the event type's locations
         self.bookings: list[dict] = []
         self.requests: list[tuple[str, str, dict, dict | None]] = []
         self.outage: int | None = None
@@ -53,6 +58,7 @@ class FakeCalendly:
         app = Starlette(
             routes=[
                 Route("/event_type_available_times", self._available_times, methods=["GET"]),
+                Route("/event_types/{uuid}", self._event_type_resource, methods=["GET"]),
                 Route("/invitees", self._create_invitee, methods=["POST"]),
             ]
         )
@@ -116,6 +122,20 @@ class FakeCalendly:
             ]}
         )  # fmt: skip
 
+    # -- GET /event_types/{uuid} ------------------------------------------------------------------
+
+    async def _event_type_resource(self, request: Request) -> JSONResponse:
+        if refused := await self._refused(request, None):
+            return refused
+        uuid_ = request.path_params["uuid"]
+        if uuid_ not in self.event_types:
+            return JSONResponse({"title": "Resource Not Found", "message": "The server could not find the requested resource."}, status_code=404)
+        return JSONResponse(
+            {"resource": {"uri": f"{API}/event_types/{uuid_}", "name": "30 Minute Visit", "active": True, "duration": 30,
+                          "kind": "solo", "scheduling_url": "https://calendly.com/acme/30min",
+                          "locations": self.locations.get(uuid_, [])}}
+        )  # fmt: skip
+
     # -- POST /invitees -----------------------------------------------------------------------------
 
     async def _create_invitee(self, request: Request) -> JSONResponse:
@@ -142,6 +162,7 @@ class FakeCalendly:
             ZoneInfo(str(invitee.get("timezone")))
         except (ZoneInfoNotFoundError, ValueError):
             problems.append(("invitee.timezone", "is not a valid time zone"))
+        problems += self._location_problems(body.get("event_type").rsplit("/", 1)[-1], body.get("location"))
         if problems:
             return invalid(*problems)
         start = datetime.fromisoformat(body["start_time"])
@@ -157,5 +178,19 @@ class FakeCalendly:
             "reschedule_url": f"https://calendly.com/reschedulings/{uuid.uuid4()}",
             "scheduling_method": "instant_book", "rescheduled": False,
         }  # fmt: skip
-        self.bookings.append({**resource, "event_type": body["event_type"], "start_time": start})
+        self.bookings.append({**resource, "event_type": body["event_type"], "start_time": start, "location": body.get("location")})
         return JSONResponse({"resource": resource}, status_code=201)
+
+    def _location_problems(self, uuid_: str, location: object) -> list[tuple[str, str]]:
+        """One of the event type's locations, with the invitee's part where it needs one."""
+        offered = {loc["kind"]: loc for loc in self.locations.get(uuid_, [])}
+        if not offered:
+            return [("location", "this event type has no location")] if location else []
+        if not isinstance(location, dict) or location.get("kind") not in offered:
+            return [("location.kind", f"Invalid location kind; one of {sorted(offered)}")]
+        given = location.get("location")
+        if location["kind"] == "outbound_call" and not E164.match(str(given)):
+            return [("location.location", "must be the invitee's phone number")]
+        if location["kind"] in NEEDS_LOCATION and not given:
+            return [("location.location", "is required for this location kind")]
+        return []

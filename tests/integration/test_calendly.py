@@ -13,9 +13,20 @@ import pytest
 
 from fakes.calendly import FakeCalendly
 from openrevox.agent import tools
-from openrevox.agent.calendly import CalendlyClient, CalendlyError, CalendlyTools, event_type_uri, search_range
+from openrevox.agent.host import person_on_the_line
+from openrevox.agent.calendly import (
+    CalendlyClient,
+    CalendlyError,
+    CalendlyTools,
+    calendly_tools,
+    event_type_uri,
+    invitee_location,
+    search_range,
+)
+from openrevox.config import Settings
 
 NEW_YORK = ZoneInfo("America/New_York")
+CALLEE = "+12025550123"
 EVENT = str(uuid.uuid4())
 EVENT_URI = f"https://api.calendly.com/event_types/{EVENT}"
 
@@ -39,6 +50,7 @@ def days(calendly):
     calendly.event_types[EVENT] = [local(tomorrow, h, m) for h, m in [(10, 0), (10, 30), (11, 0), (14, 0), (15, 30)]] + [
         local(after, 9, 0)
     ]
+    calendly.locations[EVENT] = [{"kind": "outbound_call"}]  # "host calls invitee"
     calendly.bookings.clear()
     calendly.requests.clear()
     calendly.outage, calendly.delay_secs = None, 0.0
@@ -47,7 +59,7 @@ def days(calendly):
 
 def tools_for(calendly: FakeCalendly, *, token: str | None = None, event_type_id: str = EVENT_URI, timeout: float = 5) -> CalendlyTools:
     client = CalendlyClient(token or calendly.token, calendly.url, timeout=timeout)
-    return CalendlyTools(client, event_type_id, NEW_YORK)
+    return CalendlyTools(client, event_type_id, NEW_YORK, CALLEE)
 
 
 def spoken(day: date) -> str:
@@ -95,12 +107,13 @@ def test_booking_creates_the_invitee_at_the_chosen_local_time(calendly, days):
     assert booking["start_time"] == local(tomorrow, 10, 30)
     assert booking["event_type"] == EVENT_URI
     assert (booking["name"], booking["email"], booking["timezone"]) == ("Ana Lima", "ana@example.com", "America/New_York")
+    assert booking["location"] == {"kind": "outbound_call", "location": CALLEE}  # the host calls back this line
     assert said == (
         f"Booked for Ana Lima on {spoken(tomorrow)} at 10:30 AM (America/New_York); "
         f"Calendly emails the confirmation to ana@example.com. Event: {booking['event']}"
     )
-    method, path, _, body = calendly.requests[-1]
-    assert (method, path) == ("POST", "/invitees") and body["start_time"].endswith("Z")
+    assert [(m, p) for m, p, _, _ in calendly.requests] == [("GET", f"/event_types/{EVENT}"), ("POST", "/invitees")]
+    assert calendly.requests[-1][3]["start_time"].endswith("Z")
     assert local(tomorrow, 10, 30) not in calendly.event_types[EVENT]  # taken
 
     # The same slot again: Calendly's refusal, naming the parameter, is what the LLM hears.
@@ -113,6 +126,33 @@ def test_a_start_time_with_an_offset_is_taken_as_given(calendly, days):
     utc = local(tomorrow, 14)
     asyncio.run(tools_for(calendly).book({"start_time": utc.isoformat(), "name": "Ana", "email": "ana@example.com"}))
     assert calendly.bookings[-1]["start_time"] == utc
+
+
+def test_an_event_type_without_locations_is_booked_without_one(calendly, days):
+    calendly.locations[EVENT] = []
+    asyncio.run(tools_for(calendly).book({"start_time": f"{days[0]}T11:00", "name": "Ana", "email": "ana@example.com"}))
+    assert calendly.bookings[-1]["location"] is None
+
+
+def test_an_event_type_that_asks_where_to_meet_is_not_booked(calendly, days):
+    calendly.locations[EVENT] = [{"kind": "ask_invitee"}]
+    with pytest.raises(CalendlyError, match="asks the invitee where to meet"):
+        asyncio.run(tools_for(calendly).book({"start_time": f"{days[0]}T11:00", "name": "Ana", "email": "ana@example.com"}))
+    assert [p for _, p, _, _ in calendly.requests] == [f"/event_types/{EVENT}"] and calendly.bookings == []
+
+
+@pytest.mark.parametrize(
+    ("locations", "chosen"),
+    [
+        ([], None),
+        ([{"kind": "zoom_conference"}], {"kind": "zoom_conference"}),
+        ([{"kind": "ask_invitee"}, {"kind": "physical", "location": "1 Main St"}], {"kind": "physical", "location": "1 Main St"}),
+        ([{"kind": "outbound_call"}, {"kind": "google_conference"}], {"kind": "outbound_call", "location": CALLEE}),
+        ([{"kind": "inbound_call", "location": "+12025550999"}], {"kind": "inbound_call", "location": "+12025550999"}),
+    ],
+)
+def test_the_booking_names_the_first_location_the_agent_can_fill_in(locations, chosen):
+    assert invitee_location(locations, CALLEE) == chosen
 
 
 @pytest.mark.parametrize(
@@ -161,7 +201,7 @@ def test_calendlys_failures_are_errors_in_words(calendly, days):
 def test_unreachable_calendly_is_an_error_too():
     client = CalendlyClient("token", "http://127.0.0.1:9", timeout=1)  # the discard port: nothing listens
     with pytest.raises(CalendlyError, match="Calendly could not be reached"):
-        asyncio.run(CalendlyTools(client, EVENT, NEW_YORK).availability({}))
+        asyncio.run(CalendlyTools(client, EVENT, NEW_YORK, CALLEE).availability({}))
 
 
 def test_a_failure_reaches_the_llm_as_a_tool_error_and_the_call_goes_on(calendly, days):
@@ -200,15 +240,14 @@ def test_a_failure_reaches_the_llm_as_a_tool_error_and_the_call_goes_on(calendly
 
 
 def test_tools_are_offered_only_with_calendly_configured():
-    from openrevox.agent.calendly import calendly_tools
-    from openrevox.config import Settings
-
     assistant = {"calendly": {"connection_id": "conn_1", "event_type_id": EVENT_URI}}
     configured = Settings(calendly_token="cal_token", calendly_base_url="http://calendly.test")
-    made = calendly_tools(assistant, NEW_YORK, configured)
-    assert (made.client.token, made.client.base_url, made.zone) == ("cal_token", "http://calendly.test", NEW_YORK)
-    assert calendly_tools(assistant, NEW_YORK, Settings()) is None  # no token: no tools
-    assert calendly_tools({}, NEW_YORK, configured) is None
+    made = calendly_tools(assistant, CALLEE, NEW_YORK, configured)
+    assert (made.client.token, made.client.base_url, made.zone, made.phone_number) == (
+        "cal_token", "http://calendly.test", NEW_YORK, CALLEE
+    )  # fmt: skip
+    assert calendly_tools(assistant, CALLEE, NEW_YORK, Settings()) is None  # no token: no tools
+    assert calendly_tools({}, CALLEE, NEW_YORK, configured) is None
 
 
 def test_event_type_id_is_a_uri_or_a_bare_uuid():
@@ -225,3 +264,18 @@ def test_search_range_is_the_callees_days_within_a_week_from_now():
     assert (start, end) == (datetime(2026, 3, 8, 5, tzinfo=UTC), datetime(2026, 3, 9, 4, tzinfo=UTC))
     start, end = search_range(NEW_YORK, now, date(2026, 3, 7), date(2026, 3, 30))  # today, capped to a week
     assert (start, end - start) == (now + timedelta(minutes=1), timedelta(days=7))
+
+
+@pytest.mark.parametrize(
+    ("order", "person"),
+    [
+        ({"direction": "outbound", "to_phone_number": "+12025550123", "from_phone_number": "+33612345678"}, ("+12025550123", "America/New_York")),
+        ({"direction": "inbound", "to_phone_number": "+12025550123", "from_phone_number": "+33612345678"}, ("+33612345678", "Europe/Paris")),
+        ({"direction": "outbound", "to_phone_number": "+12025550123", "from_phone_number": "+33612345678",
+          "call_retry_config": {"timezone": "Asia/Tokyo"}}, ("+12025550123", "Asia/Tokyo")),
+    ],
+)  # fmt: skip
+def test_times_are_for_the_person_on_the_line(order, person):
+    """The callee of an outbound call, the caller of an inbound one; the order's timezone wins."""
+    number, zone = person_on_the_line({"call_retry_config": None} | order)
+    assert (number, zone.key) == person
