@@ -12,6 +12,7 @@ first is the one recorded.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -28,6 +29,19 @@ def utc_now() -> datetime:
 
 class MediaSerializer(Protocol):
     stopped: bool  # the carrier said `stop`: the call itself ended
+
+
+class NotesStop:
+    """Mixed into a carrier's Pipecat serializer: notes whether the carrier said `stop`."""
+
+    stopped = False
+
+    async def deserialize(self, data: str | bytes):  # noqa: ANN201
+        try:
+            self.stopped = self.stopped or json.loads(data).get("event") == "stop"
+        except (ValueError, AttributeError):
+            pass  # the serializer itself says what is wrong with it
+        return await super().deserialize(data)
 
 
 class Ended(Protocol):
@@ -56,8 +70,8 @@ class LiveCalls:
         self.worker = worker
         self.lease = timedelta(seconds=lease_seconds)
         self.clock = clock
-        # Attempt id -> the carrier's call id (None until known) of the calls this process runs.
-        self.ids: dict[str, str | None] = {}
+        # Attempt id -> the carrier's call id, for the calls this process runs.
+        self.ids: dict[str, str] = {}
 
     async def live_call(self, attempt_id: str) -> tuple[str, str | None] | None:
         """(attempt status, carrier call id) while the attempt is live, else None. The id is known

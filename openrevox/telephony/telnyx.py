@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -23,7 +22,7 @@ import httpx
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
 from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
-from openrevox.telephony.live import LiveCalls
+from openrevox.telephony.live import LiveCalls, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_telnyx_signature
 from openrevox.telephony.sip import dial_error_for_sip
 
@@ -79,17 +78,8 @@ def rest_dial_error(response: httpx.Response) -> str:
     return "precondition_failed"  # our account or request: a retry would not help
 
 
-class StreamSerializer(TelnyxFrameSerializer):
+class StreamSerializer(NotesStop, TelnyxFrameSerializer):
     """Pipecat's serializer (we hang up ourselves), noting whether Telnyx said `stop`."""
-
-    stopped = False
-
-    async def deserialize(self, data: str | bytes):  # noqa: ANN201
-        try:
-            self.stopped = self.stopped or json.loads(data).get("event") == "stop"
-        except (ValueError, AttributeError):
-            pass  # the base class says what is wrong with it
-        return await super().deserialize(data)
 
 
 class TelnyxCarrier:

@@ -12,9 +12,7 @@ the same Stream TwiML.
 
 from __future__ import annotations
 
-import json
 import logging
-
 from urllib.parse import urlencode
 
 import httpx
@@ -24,9 +22,9 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
-from openrevox.telephony.live import LiveCalls
-from openrevox.telephony.sip import dial_error_for_sip
+from openrevox.telephony.live import LiveCalls, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_twilio_signature
+from openrevox.telephony.sip import dial_error_for_sip
 from openrevox.telephony.twilio_http import HttpxTwilioClient
 
 log = logging.getLogger("openrevox.twilio")
@@ -79,17 +77,8 @@ def status_event(params: dict[str, str], time_limit: int | None = None) -> tuple
     return "", None
 
 
-class StreamSerializer(TwilioFrameSerializer):
-    """Pipecat's serializer, noting whether Twilio said `stop` (the call ended)."""
-
-    stopped = False
-
-    async def deserialize(self, data: str | bytes):  # noqa: ANN201
-        try:
-            self.stopped = self.stopped or json.loads(data).get("event") == "stop"
-        except (ValueError, AttributeError):
-            pass  # the base class says what is wrong with it
-        return await super().deserialize(data)
+class StreamSerializer(NotesStop, TwilioFrameSerializer):
+    """Pipecat's serializer, noting whether Twilio said `stop`."""
 
 
 class TwilioCarrier:
