@@ -3,7 +3,8 @@
 Through Calendly's API v2 (https://developer.calendly.com):
 
 - `GET /event_type_available_times?event_type=<uri>&start_time=&end_time=`: the event type's
-  open start times (UTC; the range must lie in the future and span at most 7 days);
+  open start times (UTC; the range must lie in the future; we ask for 7 days at most, a span
+  Calendly has always accepted);
 - `GET /event_types/<uuid>`: its `locations`, since a booking must name one of them;
 - `POST /invitees`, the Scheduling API's "Create Event Invitee": `event_type`, `start_time` (UTC),
   `invitee` {`name`, `email`, `timezone`} and `location` {`kind`, `location`}. Calendly books the
@@ -17,9 +18,9 @@ One token per installation (OPENREVOX_CALENDLY_TOKEN: a personal access token, a
 for AI agents advises). The assistant's `calendly.connection_id` names an organization's
 connection in Revox; here every assistant books with that one token, so it is not used.
 
-What the LLM gets back is short and speakable: a few slots, in the callee's time zone (the order's
-`timezone`, else the number's first zone, as for calling windows), each with the exact value to
-book it by. Every failure (Calendly's 4xx/5xx, a timeout, an argument that makes no sense) is a
+What the LLM gets back is short and speakable: a few slots, in the time zone of the person on the
+line (the order's `timezone`, else their number's first zone), each with the exact value to book
+it by. Every failure (Calendly's 4xx/5xx, a timeout, an argument that makes no sense) is a
 `CalendlyError`, a tool error the LLM sees.
 """
 
@@ -39,7 +40,7 @@ log = logging.getLogger("openrevox.agent")
 
 CANONICAL_EVENT_TYPES = "https://api.calendly.com/event_types/"
 TIMEOUT_SECONDS = 5.0  # the callee is waiting on the line
-MAX_RANGE = timedelta(days=7)  # what Calendly accepts in one availability request
+MAX_RANGE = timedelta(days=7)  # one availability request's span
 SLOTS_SAID = 6  # slots given to the LLM at most...
 SLOTS_PER_DAY = 3  # ...and per day, so a busy first day does not hide the next ones
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -68,7 +69,7 @@ def _wire_time(moment: datetime) -> str:
 
 
 class CalendlyClient:
-    """The two Calendly calls the agent makes, with a bearer token."""
+    """The Calendly calls the agent makes, with a bearer token."""
 
     def __init__(self, token: str, base_url: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.token = token
@@ -89,8 +90,9 @@ class CalendlyClient:
 
     async def event_type_locations(self, event_type: str) -> list[dict]:
         body = await self._request("GET", "/event_types/" + event_type.rsplit("/", 1)[-1])
-        locations = (body.get("resource") or {}).get("locations") or []
-        return [loc for loc in locations if isinstance(loc, dict) and loc.get("kind")]
+        resource = body.get("resource")
+        locations = resource.get("locations") if isinstance(resource, dict) else None
+        return [loc for loc in locations or [] if isinstance(loc, dict) and loc.get("kind")]
 
     async def create_invitee(
         self, event_type: str, start: datetime, invitee: dict[str, str], location: dict[str, str] | None
