@@ -35,7 +35,7 @@ idle, over N), event loop lag in the workers (a 10 ms sleeper), over the window 
 is up.
 
     .venv/bin/python bench/agent.py [--calls 1,10,25,50] [--procs 1] [--turns 5]
-        [--modes ours,stock] [--nice 0] [--json FILE]
+        [--modes ours,stock] [--json FILE]
 
 Exits non-zero only when a worker failed; missed goals are reported.
 """
@@ -480,14 +480,9 @@ async def listen(ws, log: CallLog, heard: dict) -> None:
 # orchestrator
 
 
-def start_role(*args: str, nice: int = 0) -> tuple[subprocess.Popen, str]:
+def start_role(*args: str) -> tuple[subprocess.Popen, str]:
     process = subprocess.Popen(
-        [sys.executable, __file__, *args],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-        preexec_fn=(lambda: os.nice(nice)) if nice else None,
+        [sys.executable, __file__, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
     )
     line = process.stdout.readline().split()
     if not line:
@@ -551,10 +546,10 @@ def sample(workers) -> Sample:
     )
 
 
-async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines, nice: int) -> dict:
+async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines) -> dict:
     import httpx
 
-    workers = [start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url, nice=nice) for _ in range(procs)]
+    workers = [start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url) for _ in range(procs)]
     try:
         await asyncio.gather(*(wait_ready(port) for _, port in workers))
         await asyncio.sleep(1.0)
@@ -721,13 +716,6 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5, help="caller turns per call")
     parser.add_argument("--modes", default="ours,stock", help="ours (openrevox.agent.audio_models), stock")
     parser.add_argument("--json", help="also write the rows to this file")
-    parser.add_argument(
-        "--nice",
-        type=int,
-        default=0,
-        help="workers' niceness: on a machine shared with other work, a negative one (root only) gives "
-        "each worker the core of its own that production gives it",
-    )
     parser.add_argument("--role", choices=["orchestrator", "worker", "llm"], default="orchestrator")
     parser.add_argument("--mode", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--llm-url", help=argparse.SUPPRESS)
@@ -746,7 +734,7 @@ def main() -> None:
     try:
         for calls in (int(n) for n in args.calls.split(",")):
             for mode in args.modes.split(","):  # side by side, so both see the machine alike
-                row = asyncio.run(run_case(mode, calls, args.procs, args.turns, llm_url, lines, args.nice))
+                row = asyncio.run(run_case(mode, calls, args.procs, args.turns, llm_url, lines))
                 row["load_average"] = os.getloadavg()[0]  # the machine may be shared: say how busy
                 rows.append(row)
                 print_row(row)
