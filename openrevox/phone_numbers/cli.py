@@ -1,5 +1,6 @@
-"""`openrevox numbers add|list`: an operator gives an organization the numbers it bought at its
-carrier (they go straight to the database, like `openrevox keys create`)."""
+"""`openrevox numbers add|import|list`: an operator gives an organization the numbers it bought at
+its carrier (they go straight to the database, like `openrevox keys create`); `import` takes every
+number of the configured carrier account and points its inbound calls at this server."""
 
 from __future__ import annotations
 
@@ -51,6 +52,40 @@ def _add(args: argparse.Namespace) -> None:
     print(json.dumps(number))
 
 
+async def _import_numbers(org: str) -> list[tuple[str, str]]:
+    from openrevox.db.engine import create_engine, run_migrations
+    from openrevox.orgs.service import ensure_organization
+    from openrevox.phone_numbers import service
+    from openrevox.telephony.carriers import real_carrier
+
+    settings = get_settings()
+    await asyncio.to_thread(run_migrations, settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    carrier = real_carrier(engine, settings, "numbers-import")
+    done = []
+    try:
+        for number in await carrier.account_numbers():
+            async with engine.begin() as conn:
+                org_id = await ensure_organization(conn, org)
+                what = await service.adopt(
+                    conn, org_id, number.phone_number, carrier.name, number.label, number.carrier_id
+                )
+            if what != "taken":
+                await carrier.route_to_us(number)
+            done.append((number.phone_number, what))
+    finally:
+        await carrier.close()
+        await engine.dispose()
+    return done
+
+
+def _import(args: argparse.Namespace) -> None:
+    if get_settings().carrier == "sandbox":
+        sys.exit("openrevox: no carrier is configured: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or TELNYX_API_KEY")
+    for e164, what in asyncio.run(_import_numbers(args.org or get_settings().default_organization)):
+        print(e164, {"added": "added", "kept": "already there", "taken": "skipped: another organization's"}[what])
+
+
 def _list(args: argparse.Namespace) -> None:
     from openrevox.phone_numbers import service
 
@@ -71,6 +106,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     add.add_argument("--provider", choices=("twilio", "telnyx", "sip"), help="default: the configured carrier")
     add.add_argument("--inbound-assistant", help="assistant id that answers calls to this number")
     add.set_defaults(func=_add)
+    imported = numbers.add_parser(
+        "import", help="give an organization every number of the carrier account; their calls come here"
+    )
+    imported.add_argument("--org", help="organization name (default: OPENREVOX_DEFAULT_ORGANIZATION)")
+    imported.set_defaults(func=_import)
     show = numbers.add_parser("list", help="list an organization's numbers")
     show.add_argument("--org", help="organization name (default: OPENREVOX_DEFAULT_ORGANIZATION)")
     show.set_defaults(func=_list)

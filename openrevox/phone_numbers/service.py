@@ -93,6 +93,18 @@ async def add(
     return await _render(conn, row)
 
 
+async def adopt(
+    conn: AsyncConnection, org_id: str, e164: str, provider: str, label: str | None, carrier_number_id: str
+) -> str:
+    """A number of the carrier account, for `openrevox numbers import`: `added` to the
+    organization, `kept` (already its own), or `taken` (another organization's, left there)."""
+    owner = await store.find_by_phone_number(conn, e164)
+    if owner is not None:
+        return "kept" if owner["organization_id"] == org_id else "taken"
+    await add(conn, org_id, e164, provider, label=label, carrier_number_id=carrier_number_id)
+    return "added"
+
+
 async def caller_id(conn: AsyncConnection, org_id: str, requested: str | None, fallback: str) -> str:
     """The number a call goes out from: one of the organization's, the first by default; an
     organization without numbers (the sandbox) uses what it asks for, or the fallback."""

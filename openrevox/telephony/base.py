@@ -25,6 +25,15 @@ class DialRequest:
     max_call_duration_secs: float
 
 
+@dataclass(frozen=True)
+class AccountNumber:
+    """A number of the carrier account (`openrevox numbers import`)."""
+
+    carrier_id: str
+    phone_number: str
+    label: str | None
+
+
 class DialFailed(Exception):
     """The carrier refused or could not place the call; `dial_error` is the spec's value."""
 

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import httpx
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
-from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
+from openrevox.telephony.base import AccountNumber, CallEvents, DialFailed, DialRequest
 from openrevox.telephony.live import LiveCalls, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_telnyx_signature
 from openrevox.telephony.sip import dial_error_for_sip
@@ -170,6 +170,23 @@ class TelnyxCarrier:
 
     def live_calls(self) -> set[str]:
         return set(self.live.ids)
+
+    async def account_numbers(self) -> list[AccountNumber]:
+        """The numbers of the Telnyx account (every page)."""
+        numbers, page = [], 1
+        while True:
+            response = await self.http.get("/phone_numbers", params={"page[number]": page, "page[size]": 250})
+            response.raise_for_status()
+            body = response.json()
+            numbers += [AccountNumber(n["id"], n["phone_number"], n.get("connection_name")) for n in body["data"]]
+            if page >= (body.get("meta") or {}).get("total_pages", 1):
+                return numbers
+            page += 1
+
+    async def route_to_us(self, number: AccountNumber) -> None:
+        """Calls to the number reach our Call Control application (and so its webhook)."""
+        response = await self.http.patch(f"/phone_numbers/{number.carrier_id}", json={"connection_id": self.connection_id})
+        response.raise_for_status()
 
     async def close(self) -> None:
         """Calls go on at Telnyx; their webhooks reach whichever server is up."""

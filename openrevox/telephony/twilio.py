@@ -21,7 +21,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
-from openrevox.telephony.base import CallEvents, DialFailed, DialRequest
+from openrevox.telephony.base import AccountNumber, CallEvents, DialFailed, DialRequest
 from openrevox.telephony.live import LiveCalls, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_twilio_signature
 from openrevox.telephony.sip import dial_error_for_sip
@@ -167,6 +167,17 @@ class TwilioCarrier:
 
     def live_calls(self) -> set[str]:
         return set(self.live.ids)
+
+    async def account_numbers(self) -> list[AccountNumber]:
+        """The numbers of the Twilio account."""
+        numbers = await self.client.incoming_phone_numbers.list_async()
+        return [AccountNumber(n.sid, n.phone_number, n.friendly_name) for n in numbers]
+
+    async def route_to_us(self, number: AccountNumber) -> None:
+        """Calls to the number come to our voice webhook."""
+        await self.client.incoming_phone_numbers(number.carrier_id).update_async(
+            voice_url=f"{self.public_url}/telephony/twilio/voice", voice_method="POST"
+        )
 
     async def close(self) -> None:
         """Calls go on at Twilio; their callbacks reach whichever server is up."""

@@ -48,9 +48,19 @@ class FakeTelnyx(FakeCarrier):
             routes=[
                 Route("/v2/calls", self._dial, methods=["POST"]),
                 Route("/v2/calls/{call_control_id}/actions/{action}", self._action, methods=["POST"]),
+                Route("/v2/phone_numbers", self._numbers, methods=["GET"]),
+                Route("/v2/phone_numbers/{id}", self._update_number, methods=["PATCH"]),
             ]
         )
         super().__init__(app, "fake-telnyx")
+        self.numbers: dict[str, dict] = {}  # the account's numbers by id
+        self.page_size: int | None = None  # the largest page the API gives (None: as asked)
+
+    def own(self, e164: str, connection_name: str | None = None) -> str:
+        number_id = str(uuid.uuid4().int)[:19]
+        self.numbers[number_id] = {"id": number_id, "phone_number": e164, "connection_id": None,
+                                   "connection_name": connection_name, "record_type": "phone_number"}  # fmt: skip
+        return number_id
 
     def new_id(self) -> str:
         return "v3:" + uuid.uuid4().hex
@@ -111,6 +121,25 @@ class FakeTelnyx(FakeCarrier):
         elif action == "reject":
             call.our_answer.set()
         return JSONResponse({"data": {"result": "ok"}})
+
+    async def _numbers(self, request: Request) -> JSONResponse:
+        if refused := self._refused(request):
+            return refused
+        size = min(int(request.query_params.get("page[size]", 20)), self.page_size or 250)
+        page = int(request.query_params.get("page[number]", 1))
+        numbers = list(self.numbers.values())
+        pages = max(1, -(-len(numbers) // size))
+        return JSONResponse({"data": numbers[(page - 1) * size : page * size],
+                             "meta": {"page_number": page, "page_size": size, "total_pages": pages, "total_results": len(numbers)}})  # fmt: skip
+
+    async def _update_number(self, request: Request) -> JSONResponse:
+        if refused := self._refused(request):
+            return refused
+        number = self.numbers.get(request.path_params["id"])
+        if number is None:
+            return JSONResponse({"errors": [{"code": "10005", "title": "Resource not found"}]}, status_code=404)
+        number.update(await request.json())
+        return JSONResponse({"data": number})
 
     # -- what Telnyx sends us -------------------------------------------------------------------
 

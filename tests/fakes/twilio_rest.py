@@ -47,9 +47,17 @@ class FakeTwilio(FakeCarrier):
             routes=[
                 Route(f"{base}/Calls.json", self._create, methods=["POST"]),
                 Route(base + "/Calls/{sid}.json", self._update, methods=["POST"]),
+                Route(f"{base}/IncomingPhoneNumbers.json", self._numbers, methods=["GET"]),
+                Route(base + "/IncomingPhoneNumbers/{sid}.json", self._update_number, methods=["POST"]),
             ]
         )
         super().__init__(app, "fake-twilio")
+        self.numbers: dict[str, dict] = {}  # the account's numbers by sid
+
+    def own(self, e164: str, friendly_name: str | None = None) -> str:
+        sid = "PN" + uuid.uuid4().hex
+        self.numbers[sid] = {"sid": sid, "phone_number": e164, "friendly_name": friendly_name or e164, "voice_url": None}
+        return sid
 
     def new_id(self) -> str:
         return "CA" + uuid.uuid4().hex
@@ -106,6 +114,22 @@ class FakeTwilio(FakeCarrier):
         if form.get("Status") in ("completed", "canceled") or "Twiml" in form:  # new TwiML ends the stream too
             self.hang_up(call)
         return JSONResponse({"sid": call.id, "status": call.status})
+
+    async def _numbers(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        return JSONResponse({"incoming_phone_numbers": list(self.numbers.values()), "next_page_uri": None,
+                             "page": 0, "page_size": 50, "start": 0, "end": len(self.numbers) - 1})  # fmt: skip
+
+    async def _update_number(self, request: Request) -> JSONResponse:
+        if not self._authorized(request):
+            return self._error(401, 20003, "Authenticate")
+        number = self.numbers.get(request.path_params["sid"])
+        if number is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        form = dict(await request.form())
+        number["voice_url"], number["voice_method"] = form.get("VoiceUrl"), form.get("VoiceMethod")
+        return JSONResponse(number)
 
     # -- what Twilio sends us -------------------------------------------------------------------
 
