@@ -182,20 +182,26 @@ async def rows_page(
     limit: int | None,
 ) -> tuple[list[dict], int]:
     """Rows in input order joined to their orders (each dict is the order plus `row_index` and
-    `input_data`), and how many match in all."""
+    `input_data`), and how many match in all. Unfiltered, a page is a range of `row_index` — dense
+    from 0, as rows are created and deleted only with their campaign — found in the
+    (campaign_id, row_index) index however deep it is, and the total is the last index + 1;
+    filtered, it is an OFFSET into the matches."""
+    r = campaign_rows.c
     conditions = _row_conditions(campaign_id, statuses, query, result)
-    joined = campaign_rows.join(call_orders, call_orders.c.id == campaign_rows.c.id)
-    total = await conn.scalar(sa.select(sa.func.count()).select_from(joined).where(*conditions))
-    select = (
-        sa.select(call_orders, campaign_rows.c.row_index, campaign_rows.c.input_data)
-        .select_from(joined)
-        .where(*conditions)
-        .order_by(campaign_rows.c.row_index)
-        .offset(offset)
-    )
+    joined = campaign_rows.join(call_orders, call_orders.c.id == r.id)
+    select = sa.select(call_orders, r.row_index, r.input_data).select_from(joined).order_by(r.row_index)
+    if len(conditions) == 1:  # the campaign only: no filter
+        total = await conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(r.row_index) + 1, 0)).where(r.campaign_id == campaign_id)
+        )
+        conditions.append(r.row_index >= offset)
+    else:
+        total = await conn.scalar(sa.select(sa.func.count()).select_from(joined).where(*conditions))
+        select = select.offset(offset)
+    select = select.where(*conditions)
     if limit is not None:
         select = select.limit(limit)
-    return [r._asdict() for r in await conn.execute(select)], total
+    return [row._asdict() for row in await conn.execute(select)], total
 
 
 async def latest_attempts(conn: AsyncConnection, campaign_id: str) -> dict[str, dict]:
