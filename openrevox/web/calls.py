@@ -65,19 +65,22 @@ async def _search(conn: AsyncConnection, org_id: str, filters: dict[str, str]) -
     return await orders_service.render_many(conn, orders), total, page
 
 
-def _is_live(call: dict) -> bool:
-    return call["status"] not in TERMINAL_STATUSES
+async def _list(conn: AsyncConnection, org_id: str, filters: dict[str, str]) -> dict:
+    """The list's changing part: a page of calls, how many match, and whether to keep polling it: on
+    the first page always (new calls appear there), on the others while one of theirs runs."""
+    calls, total, page = await _search(conn, org_id, filters)
+    return {
+        "calls": calls, "total": total, "page": page, "page_size": PAGE_SIZE, "filters": filters,
+        "query": urlencode({k: v for k, v in filters.items() if k != "page"}), "poll_query": urlencode(filters),
+        "poll": page == 0 or any(call["status"] not in TERMINAL_STATUSES for call in calls),
+    }  # fmt: skip
 
 
 @router.get("/calls")
 async def calls_page(request: Request, conn: Db, org_id: CurrentOrg) -> Response:
     filters = _filters(request)
-    calls, total, page = await _search(conn, org_id, filters)
-    query = {k: v for k, v in filters.items() if k != "page"}
     return render(request, "calls.html", {
-        "calls": calls, "total": total, "page": page, "page_size": PAGE_SIZE, "filters": filters,
-        "query": urlencode(query), "live": any(map(_is_live, calls)),
-        "statuses": ORDER_STATUSES, "results": RESULTS,
+        **await _list(conn, org_id, filters), "statuses": ORDER_STATUSES, "results": RESULTS,
         "assistants": await assistants_service.list_all(conn, org_id),
         "campaigns": await campaigns_service.list_all(conn, org_id),
     })  # fmt: skip
@@ -85,11 +88,8 @@ async def calls_page(request: Request, conn: Db, org_id: CurrentOrg) -> Response
 
 @router.get("/calls/rows")
 async def call_rows(request: Request, conn: Db, org_id: CurrentOrg) -> Response:
-    """The list's rows alone, polled while calls run."""
-    filters = _filters(request)
-    calls, _, _ = await _search(conn, org_id, filters)
-    query = urlencode(filters)
-    return render(request, "_call_rows.html", {"calls": calls, "query": query, "live": any(map(_is_live, calls))})
+    """The list alone (count, rows, pages), polled while calls run."""
+    return render(request, "_calls_live.html", await _list(conn, org_id, _filters(request)))
 
 
 async def _call(conn: AsyncConnection, org_id: str, call_id: str, links: RecordingLinks) -> dict:
@@ -105,14 +105,14 @@ async def _call(conn: AsyncConnection, org_id: str, call_id: str, links: Recordi
 @router.get("/calls/{call_id}")
 async def call_page(request: Request, call_id: str, conn: Db, org_id: CurrentOrg, links: Links) -> Response:
     call = await _call(conn, org_id, call_id, links)
-    return render(request, "call.html", {"call": call, "live": _is_live(call)})
+    return render(request, "call.html", {"call": call, "live": call["status"] not in TERMINAL_STATUSES})
 
 
 @router.get("/calls/{call_id}/live")
 async def call_live(request: Request, call_id: str, conn: Db, org_id: CurrentOrg, links: Links) -> Response:
     """The call's changing part alone, polled while it runs (the transcript streams in)."""
     call = await _call(conn, org_id, call_id, links)
-    return render(request, "_call_live.html", {"call": call, "live": _is_live(call)})
+    return render(request, "_call_live.html", {"call": call, "live": call["status"] not in TERMINAL_STATUSES})
 
 
 ACTIONS = {"cancel": orders_service.cancel, "pause": orders_service.pause, "resume": orders_service.resume}

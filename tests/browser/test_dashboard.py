@@ -47,7 +47,7 @@ def test_sign_in_create_assistant_test_call_and_read_it(page: Page, dashboard: L
     expect(page.locator("#transfer_phone_number-error")).to_contain_text("'0612345678' is not in E.164 format")
     expect(page.get_by_label("Transfer phone number")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Prompt")).to_have_value("Remind {{name}} of their appointment on Tuesday.")
-    screenshot(page, "assistant-errors")
+    screenshot(page, "assistant-form")
     page.get_by_label("Voice speed").fill("1.1")
     page.get_by_label("Transfer phone number").fill("+33612345678")
     page.get_by_role("button", name="Create assistant").click()
@@ -69,7 +69,6 @@ def test_sign_in_create_assistant_test_call_and_read_it(page: Page, dashboard: L
     # The call is in the list; another organization's call is not found from this session.
     page.get_by_role("link", name="← Calls").click()
     expect(page.locator("tr[data-href]").first).to_contain_text(SANDBOX_HUMAN)
-    screenshot(page, "calls")
     other = place_call(dashboard, SANDBOX_HUMAN, dashboard.other_api_key)
     response = page.goto(f"/dashboard/calls/{other}")
     assert response.status == 404
@@ -83,24 +82,28 @@ def test_sign_in_create_assistant_test_call_and_read_it(page: Page, dashboard: L
     expect(transcript.locator(".assistant").first).to_be_visible()
     audio = page.locator("audio")
     expect(audio).to_have_attribute("src", re.compile(r"/recordings/.+\.wav\?expires=\d+&signature="))
-    duration = audio.evaluate(
+    played = audio.evaluate(
         """async (audio) => {
             await audio.play();
-            await new Promise((done) => setTimeout(done, 300));
-            return audio.currentTime > 0 ? audio.duration : 0;
+            for (let waited = 0; audio.currentTime === 0 && waited < 5000; waited += 50) {
+                await new Promise((done) => setTimeout(done, 50));
+            }
+            return {position: audio.currentTime, duration: audio.duration};
         }"""
     )
-    assert duration > 1, "the recording should play and last more than a second"
+    assert played["position"] > 0 and played["duration"] > 1, f"the recording should play: {played}"
 
 
 def test_call_list_updates_live_and_opens_rows_from_the_keyboard(signed_in: Page, dashboard: LiveServer) -> None:
     page = signed_in
+    # New calls appear, and their status changes, without a reload.
     first = place_call(dashboard, "+12025550101")  # voicemail
-    page.reload()
-    second = place_call(dashboard, "+12025550100")  # appears without a reload while the list polls
     rows = page.locator("tr[data-href]")
+    expect(rows.first).to_have_attribute("data-id", first, timeout=10_000)
+    second = place_call(dashboard, "+12025550100")
     expect(rows.first).to_have_attribute("data-id", second, timeout=10_000)
     expect(rows.first.locator(".badge")).to_have_text("completed", timeout=20_000)
+    expect(page.locator("#calls-count")).to_contain_text(f"{rows.count()} calls.")
 
     rows.first.focus()
     page.keyboard.press("ArrowDown")
@@ -147,3 +150,7 @@ def test_campaign_page_charts_rows_by_status_and_downloads_the_export(signed_in:
     assert download.value.suggested_filename.startswith("spring-recall-")
     assert campaign["id"] in page.url
     screenshot(page, "campaign")
+    page.get_by_role("link", name="Its calls").click()
+    expect(page.locator("tr[data-href]")).to_have_count(len(numbers))
+    expect(page.get_by_label("Campaign")).to_have_value(campaign["id"])
+    screenshot(page, "calls")
