@@ -35,7 +35,7 @@ idle, over N), event loop lag in the workers (a 10 ms sleeper), over the window 
 is up.
 
     .venv/bin/python bench/agent.py [--calls 1,10,25,50] [--procs 1] [--turns 5]
-        [--modes ours,stock] [--json FILE]
+        [--modes ours,stock] [--no-default-observers] [--json FILE]
 
 Exits non-zero only when a worker failed; missed goals are reported.
 """
@@ -108,9 +108,9 @@ class Trace:
     vad_stop: int | None = None
     decisions: list[tuple[str, int, int]] = field(default_factory=list)  # kind, frame, VAD stop
     verdict_secs: list[float] = field(default_factory=list)
-    # When (time.monotonic(), the same clock as the callers') VAD reported a stop, Smart Turn
-    # answered, and the TTS got a sentence.
-    events: dict[str, list[float]] = field(default_factory=lambda: {"vad_stop": [], "verdict": [], "sentence": []})
+    # When (time.monotonic(), the same clock as the callers') VAD reported the stop on a frame,
+    # Smart Turn answered for it, and the TTS got the first sentence of the turn decided on it.
+    events: dict[str, dict[int, float]] = field(default_factory=lambda: {"vad_stop": {}, "verdict": {}, "sentence": {}})
 
 
 class TracedVAD:
@@ -128,7 +128,7 @@ class TracedVAD:
         elif state == VADState.QUIET and self.trace.speaking:
             self.trace.speaking = False
             self.trace.vad_stop = self.trace.vad_samples // FRAME_SAMPLES - 1
-            self.trace.events["vad_stop"].append(time.monotonic())
+            self.trace.events["vad_stop"][self.trace.vad_stop] = time.monotonic()
         return state
 
 
@@ -154,7 +154,7 @@ class TracedTurn:
         state, metrics = await super().analyze_end_of_turn()
         if metrics is not None:  # a verdict of the model (not the empty ask after a fallback)
             self.trace.verdict_secs.append(time.perf_counter() - started)
-            self.trace.events["verdict"].append(time.monotonic())
+            self.trace.events["verdict"].setdefault(self.trace.vad_stop, time.monotonic())
             if state == EndOfTurnState.COMPLETE and self.trace.vad_stop is not None:
                 self.trace.decisions.append(("model", self.trace.vad_stop, self.trace.vad_stop))
         return state, metrics
@@ -176,7 +176,7 @@ def analyzers(stock: bool, trace: Trace):
     return vad, turn
 
 
-def worker_app(stock: bool, llm_url: str):
+def worker_app(stock: bool, llm_url: str, observers: bool):
     from pipecat.frames.frames import TranscriptionFrame, TTSAudioRawFrame, VADUserStoppedSpeakingFrame
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -234,7 +234,8 @@ def worker_app(stock: bool, llm_url: str):
             )
 
         async def run_tts(self, text: str, context_id: str):
-            self.trace.events["sentence"].append(time.monotonic())
+            if self.trace.decisions:
+                self.trace.events["sentence"].setdefault(self.trace.decisions[-1][1], time.monotonic())
             await asyncio.sleep(TTS_FIRST_SECS)
             yield TTSAudioRawFrame(spoken(text), 8000, 1, context_id=context_id)
 
@@ -328,6 +329,8 @@ def worker_app(stock: bool, llm_url: str):
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
             cancel_on_idle_timeout=False,
             enable_rtvi=False,
+            # Pipecat's two default observers (turn tracking, idle watch) see every frame push.
+            **({} if observers else {"enable_turn_tracking": False, "idle_timeout_secs": None}),
         )
 
         @transport.event_handler("on_client_connected")
@@ -357,7 +360,7 @@ def serve_worker(args) -> None:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     print(f"PORT {sock.getsockname()[1]}", flush=True)
-    app = worker_app(args.mode == "stock", args.llm_url)
+    app = worker_app(args.mode == "stock", args.llm_url, not args.no_default_observers)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws_max_size=2**20))
     server.run(sockets=[sock])
 
@@ -503,10 +506,6 @@ def proc_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def first_after(moments: list[float], moment: float | None) -> float | None:
-    return next((m for m in moments if m >= moment), None) if moment is not None else None
-
-
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -546,10 +545,10 @@ def sample(workers) -> Sample:
     )
 
 
-async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines) -> dict:
+async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines, worker_args) -> dict:
     import httpx
 
-    workers = [start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url) for _ in range(procs)]
+    workers = [start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url, *worker_args) for _ in range(procs)]
     try:
         await asyncio.gather(*(wait_ready(port) for _, port in workers))
         await asyncio.sleep(1.0)
@@ -624,9 +623,10 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
             fallbacks += kind == "silence"
             ideal = max(log.sent[frame], log.sent[vad_stop] + STT_SECS) + answer
             added.append(turn.first_audio - ideal)
-            stop_at = first_after(trace["events"]["vad_stop"], log.sent[vad_stop])
-            verdict_at = first_after(trace["events"]["verdict"], stop_at)
-            sentence_at = first_after(trace["events"]["sentence"], log.sent[frame])
+            events = trace["events"]  # keyed by frame (JSON made the keys strings)
+            stop_at = events["vad_stop"].get(str(vad_stop))
+            verdict_at = events["verdict"].get(str(vad_stop))
+            sentence_at = events["sentence"].get(str(frame))
             if None not in (stop_at, verdict_at, sentence_at):
                 parts["input"].append(stop_at - log.sent[vad_stop])
                 parts["verdict"].append(verdict_at - stop_at)
@@ -716,6 +716,11 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=5, help="caller turns per call")
     parser.add_argument("--modes", default="ours,stock", help="ours (openrevox.agent.audio_models), stock")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument(
+        "--no-default-observers",
+        action="store_true",
+        help="PipelineWorker without its turn-tracking and idle observers (to see what they cost)",
+    )
     parser.add_argument("--role", choices=["orchestrator", "worker", "llm"], default="orchestrator")
     parser.add_argument("--mode", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--llm-url", help=argparse.SUPPRESS)
@@ -729,12 +734,13 @@ def main() -> None:
     inline, hopped = vad_hop_costs()
     print(f"VAD CPU per 20 ms frame: inline {inline * 1e6:.0f} us, stock thread hop {hopped * 1e6:.0f} us", flush=True)
     lines = caller_lines()
+    worker_args = ["--no-default-observers"] if args.no_default_observers else []
     llm, llm_url = start_role("--role", "llm")
     rows, failed = [], False
     try:
         for calls in (int(n) for n in args.calls.split(",")):
             for mode in args.modes.split(","):  # side by side, so both see the machine alike
-                row = asyncio.run(run_case(mode, calls, args.procs, args.turns, llm_url, lines))
+                row = asyncio.run(run_case(mode, calls, args.procs, args.turns, llm_url, lines, worker_args))
                 row["load_average"] = os.getloadavg()[0]  # the machine may be shared: say how busy
                 rows.append(row)
                 print_row(row)
