@@ -208,19 +208,20 @@ PHASES = ("_recover", "_hang_up_cancelled", "_claim")
 
 
 class TickTimer:
-    """Wraps a dispatcher's tick and its phases (instance attributes shadow the methods), and sorts
-    each tick's time into busy ticks (it dialed) and idle ones (nothing due: the fixed cost a newly
-    due order waits behind)."""
+    """Wraps a dispatcher's pass (`_pass`, what `tick()` and `run()` call) and its phases (instance
+    attributes shadow the methods), and sorts each pass's time into busy ticks (it dialed) and idle
+    ones (nothing due: the fixed cost a newly due order waits behind). A pass starts its dials and
+    `run()` does not wait for them, so `dial` is what the pass itself spends before the next claim."""
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dial_errors: Counter[str] = Counter()
         self.reset()
-        for name in (*PHASES, "tick"):
+        for name in (*PHASES, "_pass"):
             setattr(dispatcher, name, self._wrap(name, getattr(dispatcher, name)))
         dial = dispatcher._dial
 
         async def counted_dial(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            # tick() gathers its dial tasks with return_exceptions=True: count what it would swallow.
+            # Count what a dial task raised (the dispatcher logs it and goes on).
             try:
                 return await dial(*args, **kwargs)
             except Exception as error:
@@ -242,13 +243,13 @@ class TickTimer:
 
     def _wrap(self, name: str, method):  # noqa: ANN001, ANN202
         async def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            if name == "tick":
+            if name == "_pass":
                 self.current = defaultdict(float)
             t0 = time.perf_counter()
             result = await method(*args, **kwargs)
             elapsed = time.perf_counter() - t0
             self.current[name] += elapsed
-            if name == "tick":
+            if name == "_pass":
                 bucket = self.busy if result else self.idle
                 for key, value in self.current.items():
                     bucket[key] += value
@@ -270,9 +271,9 @@ class TickTimer:
             "hang_up": self.busy["_hang_up_cancelled"] / n * 1000,
             "claim": self.busy["_claim"] / n * 1000,
         }
-        out["dial"] = self.busy["tick"] / n * 1000 - sum(out.values())
-        out["tick"] = self.busy["tick"] / n * 1000
-        out["idle_tick"] = self.idle["tick"] / self.idle_ticks * 1000 if self.idle_ticks else float("nan")
+        out["dial"] = self.busy["_pass"] / n * 1000 - sum(out.values())
+        out["tick"] = self.busy["_pass"] / n * 1000
+        out["idle_tick"] = self.idle["_pass"] / self.idle_ticks * 1000 if self.idle_ticks else float("nan")
         return out
 
 

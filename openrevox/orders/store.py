@@ -257,12 +257,10 @@ async def start_dials(
 
 
 async def set_carrier_call_ids(conn: AsyncConnection, ids: dict[str, str]) -> None:
-    """{attempt id: the carrier's call id}, in one statement."""
+    """{attempt id: the carrier's call id}, in one statement (not one per attempt)."""
     if not ids:
         return
+    a = call_attempts.c
     await conn.execute(
-        sa.update(call_attempts)
-        .where(call_attempts.c.id == sa.bindparam("attempt_id"))
-        .values(carrier_call_id=sa.bindparam("call_id")),
-        [{"attempt_id": k, "call_id": v} for k, v in ids.items()],
+        sa.update(call_attempts).where(a.id.in_(list(ids))).values(carrier_call_id=sa.case(ids, value=a.id))
     )

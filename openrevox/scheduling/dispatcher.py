@@ -262,7 +262,7 @@ class Dispatcher:
             to_phone_number=order["to_phone_number"],
             from_phone_number=order["from_phone_number"],
             attempt_number=attempt["attempt_number"],
-            max_call_duration_secs=order["assistant"]["max_call_duration_secs"],
+            max_call_duration_secs=order["max_call_duration_secs"],
         )
         try:
             return await self.carrier.dial(request)
@@ -286,7 +286,7 @@ class Dispatcher:
             for attempt in await store.expired_attempts(conn, now, self.batch):
                 if attempt["dial_started_at"] is None:
                     if await store.take_over_lease(conn, attempt["id"], self.worker, now, now + self.lease):
-                        order = await orders_store.get_order_by_id(conn, attempt["order_id"])
+                        order = await store.order_to_dial(conn, attempt["order_id"])
                         to_dial.append(Claimed({**attempt, "lease_owner": self.worker}, order))
                 else:
                     # It may have been dialed: never dial it again; the policy retries the order.

@@ -22,13 +22,26 @@ WAITING = ("queued_for_calling", "scheduled")
 LIVE_ATTEMPT = ("queued", "ringing", "ongoing")
 
 
+# What dialing an order needs of it: not its JSON (the assistant alone is ~1.5 kB to decode).
+_TO_DIAL = (
+    call_orders.c.id,
+    call_orders.c.organization_id,
+    call_orders.c.to_phone_number,
+    call_orders.c.from_phone_number,
+    call_orders.c.concurrency_key,
+    call_orders.c.concurrency_max,
+    call_orders.c.calls_count,
+    call_orders.c.assistant["max_call_duration_secs"].as_float().label("max_call_duration_secs"),
+)
+
+
 async def due_orders(
     conn: AsyncConnection, now: datetime, limit: int, excluded_orgs: set[str], excluded_keys: set[tuple[str, str]]
 ) -> list[dict]:
-    """Orders whose next attempt is due, oldest due first, skipping full concurrency scopes.
-    O(due): it walks the partial index of waiting orders up to `now` only."""
+    """Orders whose next attempt is due (what dialing them needs), oldest due first, skipping full
+    concurrency scopes. O(due): it walks the partial index of waiting orders up to `now` only."""
     o = call_orders.c
-    query = sa.select(call_orders).where(o.next_attempt_at <= now, sa.text(tables.WAITING))
+    query = sa.select(*_TO_DIAL).where(o.next_attempt_at <= now, sa.text(tables.WAITING))
     if excluded_orgs:
         query = query.where(o.organization_id.not_in(excluded_orgs))
     for org_id, key in excluded_keys:
@@ -37,6 +50,11 @@ async def due_orders(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return [r._asdict() for r in await conn.execute(query)]
+
+
+async def order_to_dial(conn: AsyncConnection, order_id: str) -> dict:
+    """The order of a recovered attempt, in the shape `due_orders` gives."""
+    return (await conn.execute(sa.select(*_TO_DIAL).where(call_orders.c.id == order_id))).one()._asdict()
 
 
 async def live_slot_counts(conn: AsyncConnection) -> dict[str, int]:
