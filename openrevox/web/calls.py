@@ -9,16 +9,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
 
 from openrevox.api.deps import Db
 from openrevox.api.recordings import Links
 from openrevox.assistants import service as assistants_service
+from openrevox.db.types import utcnow
 from openrevox.campaigns import service as campaigns_service
 from openrevox.errors import BadRequest
 from openrevox.orders import service as orders_service
 from openrevox.orders import store as orders_store
 from openrevox.postcall import service as webhooks_service
+from openrevox.recording_links import RecordingLinks
 from openrevox.schemas.calls import ORDER_STATUSES, TERMINAL_STATUSES, CallSearchIn
 from openrevox.web.auth import CheckedForm, CurrentOrg
 from openrevox.web.pages import PREFIX, render
@@ -102,17 +105,35 @@ async def _call(conn: AsyncConnection, org_id: str, call_id: str, links: Recordi
     return call
 
 
+# After a call over a real carrier, its recording (and structured output) may land a little
+# after the carrier says it ended.
+FOLLOW_UP = timedelta(seconds=60)
+
+
+def following(call: dict, now: datetime) -> bool:
+    """Whether the call's page keeps polling: while the call is not over, and for a minute after an
+    answered last attempt ended without its recording yet."""
+    if call["status"] not in TERMINAL_STATUSES:
+        return True
+    last = call["last_call_attempt"]
+    if not last or not last["answered_at"] or not last["ended_at"] or last["recording_url"]:
+        return False
+    return now - datetime.fromisoformat(last["ended_at"].replace("Z", "+00:00")) < FOLLOW_UP
+
+
 @router.get("/calls/{call_id}")
 async def call_page(request: Request, call_id: str, conn: Db, org_id: CurrentOrg, links: Links) -> Response:
     call = await _call(conn, org_id, call_id, links)
-    return render(request, "call.html", {"call": call, "live": call["status"] not in TERMINAL_STATUSES})
+    return render(request, "call.html", {"call": call, "live": call["status"] not in TERMINAL_STATUSES,
+                                         "poll": following(call, utcnow())})  # fmt: skip
 
 
 @router.get("/calls/{call_id}/live")
 async def call_live(request: Request, call_id: str, conn: Db, org_id: CurrentOrg, links: Links) -> Response:
     """The call's changing part alone, polled while it runs (the transcript streams in)."""
     call = await _call(conn, org_id, call_id, links)
-    return render(request, "_call_live.html", {"call": call, "live": call["status"] not in TERMINAL_STATUSES})
+    return render(request, "_call_live.html", {"call": call, "live": call["status"] not in TERMINAL_STATUSES,
+                                               "poll": following(call, utcnow())})  # fmt: skip
 
 
 ACTIONS = {"cancel": orders_service.cancel, "pause": orders_service.pause, "resume": orders_service.resume}

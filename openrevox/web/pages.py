@@ -1,4 +1,4 @@
-"""Rendering: the Jinja2 environment, its filters, and the pages every route may answer with."""
+"""Rendering: the Jinja2 environment and its filters; every page gets the session's CSRF token."""
 
 from __future__ import annotations
 
@@ -31,12 +31,10 @@ def _as_json(value: object) -> str:
 templates.env.filters["when"] = _when
 templates.env.filters["as_json"] = _as_json
 templates.env.globals["prefix"] = PREFIX
+templates.env.globals["take_flash"] = take_flash
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
     return templates.TemplateResponse(
         request, name, {**context, "csrf_token": csrf_token(request)}, status_code=status_code
     )
-
-
-templates.env.globals["take_flash"] = take_flash
