@@ -438,12 +438,12 @@ async def caller(url: str, index: int, lines: list[list[str]], turns: int, start
             async def send(payload: str) -> None:
                 index = len(log.sent)
                 await sleep_until(origin + (index + 1) * FRAME_SECS)  # the frame's audio is complete
+                log.sent.append(time.monotonic())
                 await ws.send(
                     f'{{"event":"media","sequenceNumber":"{index + 2}","media":{{"track":"inbound",'
                     f'"chunk":"{index + 1}","timestamp":"{index * 20}","payload":"{payload}"}},'
                     f'"streamSid":"{stream_sid}"}}'
                 )
-                log.sent.append(time.monotonic())
 
             for _ in range(round(LEAD_IN_SECS / FRAME_SECS)):
                 await send(silence)
