@@ -49,7 +49,7 @@ async def _first_message(websocket: WebSocket, event: str, limit: int = 3) -> di
 
     try:
         return await asyncio.wait_for(read(), HANDSHAKE_SECS)
-    except (TimeoutError, ValueError, WebSocketDisconnect):
+    except (TimeoutError, ValueError, AttributeError, WebSocketDisconnect):  # not JSON objects, or nothing
         return None
 
 

@@ -104,6 +104,8 @@ async def converse(
     """Hand the media socket to the voice agent until the conversation is over, then end the attempt."""
     if not await carrier.live.hold(attempt_id, call_id):
         return  # the call already ended (a late or replayed socket)
+    # Media flows only on an answered call, whether or not the carrier's news of it came yet.
+    await carrier.live.events.answered(attempt_id, carrier.live.clock(), "human")
     outcome: Ended | None = None
     try:
         outcome = await agent.converse_over_media(attempt_id, websocket, serializer)

@@ -121,6 +121,18 @@ def test_replayed_and_out_of_order_callbacks_change_nothing(stack: Stack) -> Non
     assert stack.get(call["id"]) == call
 
 
+def test_media_before_the_answered_callback_is_an_answered_call(stack: Stack) -> None:
+    stack.carrier.scripts["+12025550162"] = "media-first"
+    call = stack.finished(stack.call("+12025550162"))
+    (attempt,) = call["call_attempts"]
+    assert (attempt["status"], attempt["result"], attempt["ended_by"]) == ("completed", "human", "user")
+    assert attempt["answered_at"] is not None
+    (twilio_call,) = stack.carrier.calls_to("+12025550162")
+    stack.carrier.wait_done(twilio_call)
+    assert [c["status"] for c in twilio_call.callbacks][-2:] == ["in-progress", "completed"]
+    assert stack.get(call["id"]) == call  # the late news changed nothing
+
+
 def test_a_dropped_media_socket_ends_the_attempt_and_hangs_up(stack: Stack) -> None:
     stack.carrier.scripts["+12025550171"] = "drop"
     call = stack.finished(stack.call("+12025550171"))

@@ -7,6 +7,7 @@ Scripts, per `to` number (default `answer`):
     hold        rings, answers, streams, then waits for our REST hang-up (or transfer)
     busy, no-answer, failed   rings (except failed: the number does not exist), then that end
     late-answer rings, then the end arrives before the answer (out of order), no media
+    media-first rings, then streams as `answer` does, and only then says it was answered
     refuse      the REST API refuses the number
     error       the REST API answers 500
     slow        the REST API answers after `slow_secs`
@@ -127,8 +128,11 @@ class FakeCarrier:
             await self.report(call, "answered")
             return
         answered_at = asyncio.get_running_loop().time()
-        await self.report(call, "answered")
+        if script != "media-first":
+            await self.report(call, "answered")
         await self.converse(call, script)
+        if script == "media-first":
+            await self.report(call, "answered")
         await self.report(call, "completed", duration=max(1, round(asyncio.get_running_loop().time() - answered_at)))
 
     async def converse(self, call: FakeCall, script: str = "answer") -> None:
