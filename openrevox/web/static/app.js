@@ -19,6 +19,7 @@ function schedulePoll(element) {
     const template = document.createElement("template");
     template.innerHTML = (await response.text()).trim();
     const fresh = template.content.firstElementChild;
+    if (!fresh) return;
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.id : null;
     element.replaceWith(fresh);
     if (focused) {
