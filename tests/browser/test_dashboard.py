@@ -63,20 +63,7 @@ def test_sign_in_create_assistant_test_call_and_read_it(page: Page, dashboard: L
     # No reload: the page polls while the call runs.
     expect(page.locator("#call-status")).to_have_text("completed", timeout=20_000)
     expect(page.locator(".attempt .badge").filter(has_text="human")).to_be_visible()
-    call_url = page.url
-    screenshot(page, "call")
-
-    # The call is in the list; another organization's call is not found from this session.
-    page.get_by_role("link", name="← Calls").click()
-    expect(page.locator("tr[data-href]").first).to_contain_text(SANDBOX_HUMAN)
-    other = place_call(dashboard, SANDBOX_HUMAN, dashboard.other_api_key)
-    response = page.goto(f"/dashboard/calls/{other}")
-    assert response.status == 404
-    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
-    expect(page.get_by_text(f"No call with id '{other}'")).to_be_visible()
-
-    # The transcript as a conversation, and the recording plays.
-    page.goto(call_url)
+    # The transcript streamed in as a conversation, and the recording plays.
     transcript = page.get_by_role("list", name="Transcript of attempt 1")
     expect(transcript.locator(".user").filter(has_text="Yes, that works for me.")).to_be_visible()
     expect(transcript.locator(".assistant").first).to_be_visible()
@@ -92,6 +79,16 @@ def test_sign_in_create_assistant_test_call_and_read_it(page: Page, dashboard: L
         }"""
     )
     assert played["position"] > 0 and played["duration"] > 1, f"the recording should play: {played}"
+    screenshot(page, "call")
+
+    # The call is in the list; another organization's call is not found from this session.
+    page.get_by_role("link", name="← Calls").click()
+    expect(page.locator("tr[data-href]").first).to_contain_text(SANDBOX_HUMAN)
+    other = place_call(dashboard, SANDBOX_HUMAN, dashboard.other_api_key)
+    response = page.goto(f"/dashboard/calls/{other}")
+    assert response.status == 404
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    expect(page.get_by_text(f"No call with id '{other}'")).to_be_visible()
 
 
 def test_call_list_updates_live_and_opens_rows_from_the_keyboard(signed_in: Page, dashboard: LiveServer) -> None:
