@@ -430,7 +430,8 @@ async def caller(url: str, index: int, lines: list[list[str]], turns: int, start
             start = {"streamSid": stream_sid, "callSid": log.call_id, "accountSid": "AC" + "0" * 32,
                      "tracks": ["inbound"], "customParameters": {},
                      "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}  # fmt: skip
-            await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "start": start, "streamSid": stream_sid}))
+            opening = {"event": "start", "sequenceNumber": "1", "start": start, "streamSid": stream_sid}
+            await ws.send(json.dumps(opening))
             heard = {"last": 0.0}
             receiver = asyncio.create_task(listen(ws, log, heard))
             origin = time.monotonic()
@@ -637,7 +638,8 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
             late += added[-1] > LATE_SECS
     n_turns = sum(len(log.turns) for log in logs)
     return {
-        "mode": mode, "calls_per_proc": calls, "procs": procs, "turns": n_turns, "expected_turns": calls * procs * turns,
+        "mode": mode, "calls_per_proc": calls, "procs": procs,
+        "turns": n_turns, "expected_turns": calls * procs * turns,
         "lost": lost, "late": late, "errors": errors, "unmatched": unmatched, "misframed": misframed,
         "silence_fallbacks": fallbacks,
         "added_p50_ms": pct(added, 0.5) * 1000, "added_p95_ms": pct(added, 0.95) * 1000,
@@ -685,7 +687,8 @@ def print_row(r: dict) -> None:
         f"lost {r['lost']} late {r['late']} fallback {r['silence_fallbacks']} err {r['errors']} | "
         f"added p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} max {r['added_max_ms']:.0f} ms | "
         f"decision p50 {r['decision_p50_ms']:.0f} ms | "
-        f"added = input {r['input_p50_ms']:.0f}/{r['input_p95_ms']:.0f} + LLM {r['llm_p50_ms']:.0f}/{r['llm_p95_ms']:.0f} "
+        f"added = input {r['input_p50_ms']:.0f}/{r['input_p95_ms']:.0f} "
+        f"+ LLM {r['llm_p50_ms']:.0f}/{r['llm_p95_ms']:.0f} "
         f"+ output {r['output_p50_ms']:.0f}/{r['output_p95_ms']:.0f} ms (p50/p95; verdict wait "
         f"{r['verdict_p50_ms']:.0f}/{r['verdict_p95_ms']:.0f} overlaps the STT's {STT_SECS * 1000:.0f}) | "
         f"CPU {r['cpu_pct']:.0f}% (loop {r['loop_cpu_pct']:.0f}%) {r['cpu_pct_per_call']:.1f}%/call | "

@@ -22,8 +22,9 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
 - Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on one thread per process,
   in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
   per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
-  a batch makes every caller in it wait for the last. Its time usually hides behind the STT's
-  finalization, which is requested at the same VAD stop.
+  a batch makes every caller in it wait for the last. On a quiet core its time hides behind the
+  STT's finalization, requested at the same VAD stop; on a busy one it is most of what a turn
+  adds (docs/benchmarks.md, "Voice agent").
 
 Parameters (why these):
 - VAD `stop_secs` 0.2 s, Pipecat's default for a turn model: VAD stop only asks Smart Turn and
@@ -32,9 +33,9 @@ Parameters (why these):
   speech.
 - Smart Turn `stop_secs` 1.5 s (stock 3 s): the silence after which a turn ends even when the
   model judged it incomplete. On 8 kHz audio Smart Turn v3 calls some complete sentences
-  incomplete (2 of 4 espeak-ng sentences in our measurements), and 3 s of dead air on a phone
-  line sounds like a dropped call; 1.5 s still outlasts the hesitation pauses that make a
-  turn incomplete.
+  incomplete (2 of 4 espeak-ng sentences in the project's Pipecat study), and 3 s of dead air
+  on a phone line sounds like a dropped call; 1.5 s still outlasts the hesitation pauses that
+  make a turn incomplete.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def preload() -> None:
     """Load this process's models and run each once (ONNX Runtime sizes its memory on the first
     run), so that the first call waits for neither."""
     _SileroState(_silero_session())(np.zeros(256, np.float32), PHONE_SAMPLE_RATE)
-    _smart_turn_model().probability(smart_turn_input(np.zeros(PHONE_SAMPLE_RATE, np.float32), PHONE_SAMPLE_RATE))
+    one_second = np.zeros(PHONE_SAMPLE_RATE, np.float32)
+    _smart_turn_model().probability(smart_turn_input(one_second, PHONE_SAMPLE_RATE))
 
 
 def _session(package: str, name: str) -> ort.InferenceSession:

@@ -70,7 +70,9 @@ async def call(lines: list[str]) -> list[str]:
         LLMContext(),
         user_params=LLMUserAggregatorParams(
             vad_analyzer=vad_analyzer(),
-            user_turn_strategies=UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer())]),
+            user_turn_strategies=UserTurnStrategies(
+                stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer())]
+            ),
         ),
     )
     worker = PipelineWorker(

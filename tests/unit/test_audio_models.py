@@ -136,7 +136,8 @@ async def turn_verdicts(analyzer, pcm: bytes, clock: FrameClock) -> list[tuple[s
 @pytest.fixture
 def frame_clock(monkeypatch) -> FrameClock:
     clock = FrameClock()
-    monkeypatch.setattr(base_smart_turn, "time", types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=clock.perf_counter))
+    fake_time = types.SimpleNamespace(monotonic=clock.monotonic, perf_counter=clock.perf_counter)
+    monkeypatch.setattr(base_smart_turn, "time", fake_time)
     return clock
 
 
