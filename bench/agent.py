@@ -5,8 +5,8 @@ Processes (all this script, by `--role`):
 
 * worker (P of them, `--procs`): uvicorn + FastAPI, a Twilio Media Streams websocket endpoint
   whose every connection runs FastAPIWebsocketTransport + TwilioFrameSerializer at 8 kHz →
-  stand-in STT → user aggregator with Silero VAD and Smart Turn v3 (`openrevox.agent.audio_models`,
-  or `--stock` for Pipecat's own analyzers with the same parameters) → OpenAILLMService →
+  stand-in STT → user aggregator with Silero VAD and Smart Turn v3 (`openrevox.agent.audio_models`:
+  mode "ours"; or Pipecat's own analyzers, same parameters: mode "stock") → OpenAILLMService →
   stand-in TTS → transport output → AudioBufferProcessor (the call recording) → assistant
   aggregator. Stand-ins of fixed, known latency:
     STT: finalizes as Deepgram does, when VAD reports the user stopped: the final transcript
@@ -26,7 +26,10 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
   when Smart Turn judged it complete, else the frame where Smart Turn's silence fallback fired),
   reported by the worker by the frame's position in the stream. This is the latency the pipeline
   adds beyond the stand-ins' own: frame hops, the turn model's inference and queueing, event
-  loop lag, HTTP to the LLM, sentence aggregation.
+  loop lag, HTTP to the LLM, sentence aggregation. Split (p50/p95) into input (VAD-stop frame
+  sent → VAD stop seen), LLM (turn ready → TTS given the first sentence, beyond the stand-in's
+  own time) and output (TTS → caller, beyond its own), with Smart Turn's verdict wait beside them
+  (it overlaps the STT's).
 * decision: the decision frame − the end of speech (VAD stop_secs, Silero's tail, fallbacks):
   set by the audio and the parameters, the same for any implementation.
 * lost: no agent audio within REPLY_TIMEOUT_SECS; late: added > LATE_SECS.
@@ -37,7 +40,7 @@ is up.
     .venv/bin/python bench/agent.py [--calls 1,10,25,50] [--procs 1] [--turns 5]
         [--modes ours,stock] [--no-default-observers] [--json FILE]
 
-Exits non-zero only when a worker failed; missed goals are reported.
+Exits non-zero only when a call could not connect or broke off; missed goals are reported.
 """
 
 from __future__ import annotations
