@@ -864,13 +864,14 @@ def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -
         f"{args.paused:,} overdue paused orders and {args.history:,} finished orders+attempts in every database.\n"
         "drain latency = dial − start (all due before the start, so p99 ≈ drain time); "
         "steady latency = dial − next_attempt_at. ticks = all/busy; per-tick phase times are over busy ticks\n"
-        "cpu = this process's CPU / wall; rt us = median `SELECT 1` round trip just before (the machine's pace); "
+        "cpu = this process's CPU / wall, cpu ms/att = its CPU per attempt (what a busy machine does not change); "
+        "rt us = median `SELECT 1` round trip just before (the machine's pace); "
         "load = 1-min load average then (shared machine)."
     )
     header = (
         f"{'backend':<9} {'future rows':>11} {'scenario':<13} {'dialed':>7} {'attempts/s':>10}"
         f" {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'ticks':>9} {'claim ms/tick':>13} {'dial ms/tick':>12}"
-        f" {'other ms/tick':>13} {'idle tick ms':>12} {'SQL/att':>7} {'commits/att':>11} {'cpu':>5}"
+        f" {'other ms/tick':>13} {'idle tick ms':>12} {'SQL/att':>7} {'commits/att':>11} {'cpu':>5} {'cpu ms/att':>10}"
         f" {'rt us':>6} {'load':>5}"
     )
     print(header)
@@ -884,6 +885,7 @@ def report(results: list[Result], cases: list[Case], args: argparse.Namespace) -
             f" {b['recover'] + b['hang_up']:>13.2f}"
             f" {b['idle_tick']:>12.2f}"
             f" {r.statements_per_attempt:>7.1f} {r.commits_per_attempt:>11.1f} {r.cpu_share:>5.0%}"
+            f" {r.cpu_share * r.wall_s / max(r.dialed, 1) * 1000:>10.2f}"
             f" {r.roundtrip_us:>6.0f} {r.loadavg:>5.1f}"
         )
 
