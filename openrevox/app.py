@@ -17,6 +17,7 @@ from openrevox.api import recordings as recordings_api
 from openrevox.api.body_limit import BodyLimitMiddleware
 from openrevox.config import Settings, get_settings
 from openrevox.db.engine import create_engine, read_only, run_migrations
+from openrevox.orders.group_commit import GroupCommit
 from openrevox.orgs import service as orgs_service
 from openrevox.orgs import store as orgs_store
 from openrevox.recording_links import installation_key
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
         await asyncio.to_thread(run_migrations, url)
         app.state.engine = create_engine(url, settings.db_pool_size)
         app.state.read_engine = read_only(app.state.engine)
+        app.state.new_orders = GroupCommit(app.state.engine)
         await ensure_api_key(app, settings)
         app.state.recording_key = await asyncio.to_thread(installation_key, settings)
         app.state.recordings = recordings_storage(settings)

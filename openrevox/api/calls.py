@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
 
-from openrevox.api.deps import CurrentPrincipal, Db
+from openrevox.api.deps import CurrentPrincipal, Db, PrincipalAlone
 from openrevox.api.recordings import Links
 from openrevox.errors import InvalidRequest
 from openrevox.orders import service
@@ -16,29 +17,32 @@ from openrevox.schemas.calls import ORDER_STATUSES, CallCreateIn, CallSearchIn
 router = APIRouter(tags=["call"])
 
 
-@router.post("/call", summary="Place a call order")
+@router.post("/call", summary="Place a call order", response_model=dict)
 async def create_call(
     body: CallCreateIn,
     request: Request,
-    conn: Db,
-    principal: CurrentPrincipal,
+    principal: PrincipalAlone,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> dict:
+) -> JSONResponse:
+    state = request.app.state
     if body.assistant is not None and body.assistant.webhook_url is not None:
         await check_webhook_url(
             str(body.assistant.webhook_url),
-            allow_private=request.app.state.settings.allow_private_webhooks,
+            allow_private=state.settings.allow_private_webhooks,
             param="assistant.webhook_url",
             unresolvable_ok=True,
         )
-    call = await service.create(
-        conn,
-        principal.organization_id,
-        body,
-        default_from_number=request.app.state.settings.default_from_number,
-        idempotency_key=idempotency_key,
-    )
-    return {"call": call}
+    default_from_number = state.settings.default_from_number
+    if idempotency_key:
+        async with state.engine.begin() as conn:
+            call = await service.create(
+                conn, principal.organization_id, body,
+                default_from_number=default_from_number, idempotency_key=idempotency_key,
+            )  # fmt: skip
+    else:  # committed with the creates that arrived meanwhile, before we answer
+        call = await state.new_orders.create(principal.organization_id, body, default_from_number=default_from_number)
+    # Already JSON types: encoded as is, without walking the document to convert it first.
+    return JSONResponse({"call": call})
 
 
 @router.get("/call", summary="List call attempts, most recent first")

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from openrevox.errors import Unauthenticated
+from openrevox.orgs import service as orgs
 from openrevox.orgs.service import Principal, authenticate
 
 
@@ -40,7 +41,7 @@ def bearer_key(request: Request) -> str | None:
     return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
-async def _principal(request: Request, conn: Db) -> Principal:
+async def _authenticated(request: Request, conn: AsyncConnection) -> Principal:
     key = bearer_key(request)
     if key is None:
         raise Unauthenticated("Missing API key: send 'Authorization: Bearer <key>'")
@@ -50,4 +51,21 @@ async def _principal(request: Request, conn: Db) -> Principal:
     return principal
 
 
+async def _principal(request: Request, conn: Db) -> Principal:
+    return await _authenticated(request, conn)
+
+
+async def _principal_alone(request: Request) -> Principal:
+    # A key in the key cache takes no connection from the pool; another is looked up on a
+    # connection of the read-only engine (no BEGIN).
+    key = bearer_key(request)
+    principal = orgs.key_cache.get(orgs.hash_key(key)) if key else None
+    if principal is not None:
+        return principal
+    async with request.app.state.read_engine.connect() as conn:
+        return await _authenticated(request, conn)
+
+
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+# For a route that opens its own transactions (or none), not the request's.
+PrincipalAlone = Annotated[Principal, Depends(_principal_alone)]

@@ -35,19 +35,23 @@ def sync_url(url: str) -> str:
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    """SQLite: connections that make one thread trip per statement (see `_SqliteConnection`), and
-    writers that take turns in-process (see `_serialize_sqlite_writers`).
+    """`pool_size` connections are kept per process, as many more are opened under bursts (and
+    closed when returned: more concurrent requests than kept connections reopen them).
 
-    PostgreSQL: `pool_size` bounds connections per process (twice that under bursts): keep
-    processes x 2 x pool_size under the server's max_connections. No pre-ping: it cost a round
-    trip on every checkout. After the server restarts, the first statement on a dead pooled
+    SQLite: connections that make one thread trip per statement (see `_SqliteConnection`, each
+    with its thread), and writers that take turns in-process (see `_serialize_sqlite_writers`).
+
+    PostgreSQL: keep processes x 2 x pool_size under the server's max_connections. No pre-ping:
+    it cost a round trip on every checkout. After the server restarts, the first statement on a dead pooled
     connection fails (that request answers 500 and the dispatcher retries its pass), and the
     disconnect invalidates every connection of the pool, so the next ones reconnect."""
     if is_sqlite(url):
         path = url.split(":///", 1)[1]
-        if path and path != ":memory:":
+        pool = {}
+        if path and path != ":memory:":  # (an in-memory database has a single connection)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, async_creator=_sqlite_connector(url))
+            pool = {"pool_size": pool_size, "max_overflow": pool_size}
+        engine = create_async_engine(url, async_creator=_sqlite_connector(url), **pool)
         _set_sqlite_pragmas(engine.sync_engine)
         _serialize_sqlite_writers(engine.sync_engine)
         return engine

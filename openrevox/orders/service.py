@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -10,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrevox.assistants import service as assistants_service
 from openrevox.campaigns import store as campaigns_store
 from openrevox.db.types import new_id, utcnow
-from openrevox.errors import BadRequest, InvalidRequest, NotFound
+from openrevox.errors import BadRequest, InvalidRequest, NotFound, OpenRevoxError
 from openrevox.orders import attempts, policy, store
 from openrevox.phone_numbers import service as phone_numbers
 from openrevox.postcall import service as webhooks
@@ -45,6 +46,41 @@ def _check_variables(assistant: dict, variables: dict[str, str]) -> None:
             )
 
 
+class CreateReads:
+    """What placing an order reads (a stored assistant, the caller id), each read once per
+    transaction: the orders of one group commit share them. A refusal is remembered too."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._found: dict[tuple, tuple[object, OpenRevoxError | None]] = {}
+
+    async def _once(self, key: tuple, read: Callable[[], Awaitable[object]]) -> object:
+        if key not in self._found:
+            try:
+                self._found[key] = (await read(), None)
+            except OpenRevoxError as refused:
+                self._found[key] = (None, refused)
+        value, refused = self._found[key]
+        if refused is not None:
+            raise refused
+        return value
+
+    async def assistant(self, org_id: str, assistant_id: str) -> dict:
+        async def read() -> dict:
+            try:
+                return await assistants_service.fetch(self.conn, org_id, assistant_id)
+            except NotFound as missing:
+                raise NotFound(missing.message, param="assistant_id") from None
+
+        return await self._once(("assistant", org_id, assistant_id), read)
+
+    async def caller_id(self, org_id: str, requested: str | None, fallback: str) -> str:
+        return await self._once(
+            ("caller_id", org_id, requested, fallback),
+            lambda: phone_numbers.caller_id(self.conn, org_id, requested, fallback),
+        )
+
+
 async def create(
     conn: AsyncConnection,
     org_id: str,
@@ -60,13 +96,35 @@ async def create(
         existing = await store.find_by_idempotency_key(conn, org_id, idempotency_key)
         if existing:
             return await render(conn, existing)
+    values = await order_values(CreateReads(conn), org_id, body, default_from_number, idempotency_key, now)
+    if not idempotency_key:
+        await store_orders(conn, [values])
+        return render_call(values, [])
+    try:
+        # A savepoint only here: with an idempotency key, a concurrent request sending the same
+        # key may insert first, and the transaction must survive our unique-constraint failure.
+        async with conn.begin_nested():
+            await store_orders(conn, [values])
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer with its order.
+        existing = await store.find_by_idempotency_key(conn, org_id, idempotency_key)
+        return await render(conn, existing)
+    return render_call(values, [])
+
+
+async def order_values(
+    reads: CreateReads,
+    org_id: str,
+    body: CallCreateIn,
+    default_from_number: str,
+    idempotency_key: str | None,
+    now: datetime,
+) -> dict:
+    """The row of a new order, due at its first attempt time; refuses what cannot be placed."""
     if (body.assistant is None) == (body.assistant_id is None):
         raise InvalidRequest("Give exactly one of assistant_id or assistant", param="assistant_id")
     if body.assistant_id is not None:
-        try:
-            assistant = await assistants_service.fetch(conn, org_id, body.assistant_id)
-        except NotFound as missing:
-            raise NotFound(missing.message, param="assistant_id") from None
+        assistant = await reads.assistant(org_id, body.assistant_id)
     else:
         assistant = _inline_snapshot(org_id, body, now)
     variables = body.prompt_variables or {}
@@ -78,13 +136,13 @@ async def create(
     due_at = policy.first_attempt_at(
         config, recipient_timezones(body.phone_number, config.timezone), now, body.scheduled_at, force_now, now
     )
-    values = {
+    return {
         "id": new_id(),
         "organization_id": org_id,
         "assistant_id": assistant["id"],
         "assistant": assistant,
         "to_phone_number": body.phone_number,
-        "from_phone_number": await phone_numbers.caller_id(conn, org_id, body.from_phone_number, default_from_number),
+        "from_phone_number": await reads.caller_id(org_id, body.from_phone_number, default_from_number),
         "direction": "outbound",
         "status": policy.order_status_when_waiting(due_at, now),
         "scheduled_at": body.scheduled_at or now,
@@ -102,27 +160,17 @@ async def create(
         "created_at": now,
         "updated_at": now,
     }
-    if not idempotency_key:
-        await _store_order(conn, org_id, body, values)
-        return render_call(values, [])
-    try:
-        # A savepoint only here: with an idempotency key, a concurrent request sending the same
-        # key may insert first, and the transaction must survive our unique-constraint failure.
-        async with conn.begin_nested():
-            await _store_order(conn, org_id, body, values)
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer with its order.
-        existing = await store.find_by_idempotency_key(conn, org_id, idempotency_key)
-        return await render(conn, existing)
-    return render_call(values, [])
 
 
-async def _store_order(conn: AsyncConnection, org_id: str, body: CallCreateIn, values: dict) -> None:
-    # The key's limit first: usually an unchanged limit, read without writing, so the write
-    # (and on SQLite the database's single write lock) starts with the order's insert.
-    if body.concurrency:
-        await dispatch_store.set_key_limit(conn, org_id, body.concurrency.key, body.concurrency.max)
-    await store.insert_order(conn, values)
+async def store_orders(conn: AsyncConnection, orders: list[dict]) -> None:
+    """Insert new orders, in one statement, after their concurrency keys' limits: the latest
+    `max` sent for a key (the last of these orders naming it) becomes its limit."""
+    # The keys' limits first: usually unchanged, read without writing, so the write (and on
+    # SQLite the database's single write lock) starts with the orders' insert.
+    limits = {(o["organization_id"], o["concurrency_key"]): o["concurrency_max"] for o in orders if o["concurrency_key"]}
+    for (org_id, key), limit in limits.items():
+        await dispatch_store.set_key_limit(conn, org_id, key, limit)
+    await store.insert_orders(conn, orders)
 
 
 async def render(conn: AsyncConnection, order: dict, links: RecordingLinks | None = None) -> dict:

@@ -38,6 +38,12 @@ async def insert_order(conn: AsyncConnection, values: dict) -> None:
     await conn.execute(_INSERT_ORDER, values)
 
 
+async def insert_orders(conn: AsyncConnection, rows: list[dict]) -> None:
+    """Several orders in one statement (executemany: one round trip, one thread trip on SQLite)."""
+    if rows:
+        await conn.execute(_INSERT_ORDER, rows)
+
+
 async def get_order(conn: AsyncConnection, org_id: str, order_id: str, *, lock: bool = False) -> dict | None:
     """The order if it belongs to `org_id` (another organization's id reads as absent); with
     `lock`, locked until the transaction ends (PostgreSQL)."""
