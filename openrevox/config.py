@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL; default: SQLite file under the data dir."
     )
-    db_pool_size: int = Field(10, ge=1, description="PostgreSQL connections per process (doubled under bursts).")
+    db_pool_size: int = Field(10, ge=1, description="Database connections per process (doubled under bursts).")
     api_key: str | None = Field(
         None, description="Ensure this API key exists for the default organization at start-up."
     )
