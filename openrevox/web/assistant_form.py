@@ -31,6 +31,7 @@ REQUIRED_TEXT = ("name", "prompt")  # sent even when empty, so the API's message
 # Which llm_model inputs belong to each type: the others are left out.
 LLM_MODEL_KEYS = {"dedicated-instance": ("name",), "openrouter": ("openrouter_model_id", "openrouter_provider")}
 INDEX = re.compile(r"\.(\d+)(?=\.|$)")
+ROW_FIELDS = ("call_retry_config.calling_windows", "structured_output_config", "faq_items")  # lists of rows
 
 
 def _number(text: str) -> int | float | str:

@@ -15,6 +15,7 @@ from openrevox.assistants import service
 from openrevox.errors import InvalidRequest
 from openrevox.orders import service as orders_service
 from openrevox.postcall.safety import check_webhook_url
+from openrevox.schemas.assistants import AssistantFieldsIn
 from openrevox.schemas.calls import CallCreateIn
 from openrevox.schemas.common import placeholders
 from openrevox.voices.catalog import list_voices
@@ -32,9 +33,7 @@ def _form_page(request: Request, assistant: dict | None, values: dict, errors: l
     return render(request, "assistant_form.html", {
         "assistant": assistant, "values": values, "errors": errors,
         "field_errors": {param: message for param, message in errors if param},
-        "rows": {field: assistant_form.row_count(values, field, blank)
-                 for field, blank in (("faq_items", 1), ("structured_output_config", 1),
-                                      ("call_retry_config.calling_windows", 1))},
+        "rows": {field: assistant_form.row_count(values, field) for field in assistant_form.ROW_FIELDS},
         "voices": list_voices(),
     }, status_code=status_code)  # fmt: skip
 
@@ -43,7 +42,9 @@ def _submitted(form: FormData) -> dict[str, str]:
     return {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
 
 
-async def _checked(request: Request, form: FormData, *, creating: bool):  # noqa: ANN202
+async def _checked(
+    request: Request, form: FormData, *, creating: bool
+) -> tuple[AssistantFieldsIn | None, list[tuple[str | None, str]]]:
     """The API's model of the form, or the errors as the API words them."""
     model, errors = assistant_form.validate(_submitted(form), creating=creating)
     if model is not None and model.webhook_url is not None:

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
+from starlette.responses import Response
 
 from openrevox.api.deps import Db
 from openrevox.orgs import store as orgs_store
@@ -56,18 +57,16 @@ router = APIRouter()
 
 def _safe_next(target: str | None) -> str:
     # Only a path of the dashboard: never an open redirect to another site.
-    if target and target.startswith(PREFIX + "/") and not target.startswith("//"):
-        return target
-    return PREFIX + "/calls"
+    return target if target and target.startswith(PREFIX + "/") else PREFIX + "/calls"
 
 
 @router.get("/sign-in")
-async def sign_in_page(request: Request, next: str | None = None) -> object:
+async def sign_in_page(request: Request, next: str | None = None) -> Response:
     return render(request, "sign_in.html", {"next": _safe_next(next), "error": None, "signed_in": False})
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, conn: Db, form: CheckedForm) -> object:
+async def sign_in(request: Request, conn: Db, form: CheckedForm) -> Response:
     key = str(form.get("api_key", "")).strip()
     target = _safe_next(str(form.get("next", "")))
     if not key:
