@@ -73,3 +73,13 @@ class RecordingLinks:
             f"{self.base_url.rstrip('/')}/recordings/{attempt_id}.wav"
             f"?expires={expires}&signature={signature(self.key, attempt_id, expires)}"
         )
+
+
+def webhook_links(settings: Settings, now: float) -> RecordingLinks | None:
+    """Links in webhook payloads, rendered with no request to take a base from: on
+    OPENREVOX_PUBLIC_URL only, and valid for as long as the webhook may still be retried, plus a
+    link's usual lifetime after its last try."""
+    if not settings.public_url:
+        return None
+    lifetime = settings.webhook_retry_for_seconds + settings.recording_link_seconds
+    return RecordingLinks(settings.public_url, installation_key(settings), lifetime, now)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from openrevox.agent import audio_models
 from openrevox.agent.host import AgentHost
 from openrevox.config import Settings
+from openrevox.postcall import service as webhooks
 from openrevox.postcall.deliverer import WebhookDeliverer
 from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.storage import recordings_storage
@@ -26,6 +27,7 @@ class BackgroundServices:
 
     def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
         worker = f"worker-{uuid.uuid4().hex[:12]}"
+        webhooks.sign_recordings_with(settings)
         self.agent = AgentHost(engine, settings, recordings_storage(settings))
         self.carrier = real_carrier(engine, settings, worker) or SandboxCarrier(
             engine,

@@ -12,15 +12,26 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from openrevox.config import Settings
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, NotFound
 from openrevox.orders import service as orders_service
 from openrevox.orders import store as orders_store
 from openrevox.postcall import store
+from openrevox.recording_links import webhook_links
 from openrevox.schemas.common import iso
 
 EVENT_COMPLETED = "call.completed"
 SECRET_PREFIX = "whsec_"
+
+# How this process signs recording links in webhook payloads (set at start from the settings;
+# None: payloads carry `recording_url: null`).
+_payload_links: Settings | None = None
+
+
+def sign_recordings_with(settings: Settings) -> None:
+    global _payload_links
+    _payload_links = settings
 
 
 def generate_secret() -> str:
@@ -53,6 +64,7 @@ async def enqueue_completed_orders(conn: AsyncConnection, orders: list[dict], no
     returns the new outbox ids."""
     hooked = [o for o in orders if (o["assistant"] or {}).get("webhook_url")]
     ids: list[str] = []
+    links = webhook_links(_payload_links, now.timestamp()) if hooked and _payload_links else None
     for start in range(0, len(hooked), RENDER_CHUNK):
         chunk = hooked[start : start + RENDER_CHUNK]
         rows = [
@@ -69,7 +81,7 @@ async def enqueue_completed_orders(conn: AsyncConnection, orders: list[dict], no
                 "retrying_since": now,
                 "created_at": now,
             }
-            for order, call in zip(chunk, await orders_service.render_many(conn, chunk), strict=True)
+            for order, call in zip(chunk, await orders_service.render_many(conn, chunk, links), strict=True)
         ]
         await store.insert_outbox_rows(conn, rows)
         ids += [r["id"] for r in rows]

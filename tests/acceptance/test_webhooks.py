@@ -23,7 +23,10 @@ from standardwebhooks import Webhook
 
 NOT_ATTRIBUTED = "+12025550105"  # errored after one attempt, about 1 s at speed 10
 HANGS_UP = "+12025550107"  # a human hangs up at once: completed
+TALKS = "+12025550100"  # a short conversation, recorded
+PUBLIC_URL = "https://calls.example.com"  # where links in payloads point (a proxy in front of us)
 DELIVERING_ENV = {
+    "OPENREVOX_PUBLIC_URL": PUBLIC_URL,
     "OPENREVOX_ALLOW_PRIVATE_WEBHOOKS": "1",
     "OPENREVOX_SANDBOX_SPEED": "10",
     "OPENREVOX_DISPATCH_INTERVAL": "0.05",
@@ -222,6 +225,16 @@ def test_a_completed_call_is_posted_too(client, receiver):
     (request,) = wait_for(lambda: receiver.for_call(call["id"]), 20, "the webhook")
     assert json.loads(request.body)["call"]["status"] == "completed"
     assert json.loads(request.body)["call"] == get_call(client, call["id"])
+
+
+def test_a_recorded_call_is_posted_with_a_link_valid_past_the_webhooks_retries(hook_server, client, receiver):
+    call = place(client, TALKS, receiver.url)
+    (request,) = wait_for(lambda: receiver.for_call(call["id"]), 30, "the webhook")
+    link = httpx.URL(json.loads(request.body)["call"]["last_call_attempt"]["recording_url"])
+    assert str(link).startswith(f"{PUBLIC_URL}/recordings/")
+    assert int(link.params["expires"]) - time.time() > 24 * 3600  # as long as retries may last, and more
+    audio = httpx.get(f"{hook_server.base_url}{link.raw_path.decode()}")  # through the "proxy"
+    assert audio.status_code == 200 and audio.headers["content-type"] == "audio/wav"
 
 
 def test_a_cancelled_call_is_posted_at_cancel(client, receiver):
