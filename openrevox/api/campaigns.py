@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from openrevox.api.deps import CurrentPrincipal, Db
+from openrevox.api.recordings import Links
 from openrevox.campaigns import service
 from openrevox.schemas.campaigns import CampaignCreateIn, CampaignUpdateIn, RowResult
 
@@ -69,6 +70,7 @@ async def campaign_rows(
     campaign_id: str,
     conn: Db,
     principal: CurrentPrincipal,
+    links: Links,
     page: Annotated[int, Query(ge=0, le=1_000_000, description="0-based")] = 0,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     query: Annotated[str | None, Query(max_length=200)] = None,
@@ -77,7 +79,7 @@ async def campaign_rows(
 ) -> dict:
     return await service.rows(
         conn, principal.organization_id, campaign_id,
-        page=page, page_size=page_size, query=query, result=result, statuses=statuses,
+        page=page, page_size=page_size, query=query, result=result, statuses=statuses, links=links,
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
 from openrevox.orders import attempts as order_attempts
 from openrevox.orders import service as orders_service
+from openrevox.recording_links import RecordingLinks
 from openrevox.postcall import service as webhooks
 from openrevox.scheduling import store as dispatch_store
 from openrevox.scheduling.windows import RetryConfig
@@ -240,6 +241,7 @@ async def rows(
     query: str | None,
     result: str | None,
     statuses: str | None,
+    links: RecordingLinks | None = None,
 ) -> dict:
     campaign = await fetch(conn, org_id, campaign_id)
     found, total = await store.rows_page(
@@ -247,7 +249,7 @@ async def rows(
         offset=page * page_size, limit=page_size,
     )  # fmt: skip
     link = {"id": campaign["id"], "name": campaign["name"]}
-    calls = await orders_service.render_many(conn, [{**o, "campaign": link} for o in found])
+    calls = await orders_service.render_many(conn, [{**o, "campaign": link} for o in found], links)
     return {
         "page": page,
         "page_size": page_size,
