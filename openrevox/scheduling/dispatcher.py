@@ -41,7 +41,9 @@ log = logging.getLogger("openrevox.dispatcher")
 
 RECOVERY_SECONDS = 1.0  # a lease runs for many seconds: looking for expired ones each pass is waste
 HANG_UP_SECONDS = 0.25  # a cancelled call is hung up within this (plus a pass)
-DIALING_BATCHES = 4  # claimed batches whose dials may be in flight at once in `run()`
+# Claimed batches whose dials may be in flight at once in `run()`: more would only crowd the
+# connection pool that the lease heartbeat also needs.
+DIALING_BATCHES = 2
 
 
 def org_scope(org_id: str) -> str:
