@@ -55,7 +55,7 @@ async def _principal(request: Request, conn: Db) -> Principal:
     return await _authenticated(request, conn)
 
 
-async def _principal_alone(request: Request) -> Principal:
+async def principal_alone(request: Request) -> Principal:
     # A key in the key cache takes no connection from the pool; another is looked up on a
     # connection of the read-only engine (no BEGIN).
     key = bearer_key(request)
@@ -68,4 +68,4 @@ async def _principal_alone(request: Request) -> Principal:
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 # For a route that opens its own transactions (or none), not the request's.
-PrincipalAlone = Annotated[Principal, Depends(_principal_alone)]
+PrincipalAlone = Annotated[Principal, Depends(principal_alone)]
