@@ -9,6 +9,7 @@ in time order.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -24,10 +25,13 @@ pytestmark = pytest.mark.postgres
 ORDERS = 200
 LIMIT = 3
 WORKERS = 4
-# 0104 rings 4 s and is never answered; at speed 10 a call lasts 0.4 s, with no agent session
-# (an answered call costs a fraction of a CPU second: 200 of them would measure the machine).
-# Five processes polling every 0.25 s on a small machine keep a freed slot idle well under that.
-SPEED = 10
+# A callee of this test's own: it answers after 0.5 s, says hello, hears the agent's answer (the
+# offline responder, ~5 s of speech) and listens 1 s more: at speed 20 a call lasts about 0.4 s,
+# an agent session included (~10 ms of CPU). Five processes polling every 0.25 s on a small
+# machine keep a freed slot idle well under that.
+SPEED = 20
+CALLEE = "+12025557777"
+PERSONAS = {CALLEE: {"outcomes": ["human"], "ring_secs": 0.5, "talk_secs": 1.0, "lines": ["Hello?"]}}
 ENV = {
     "OPENREVOX_SANDBOX_SPEED": str(SPEED),
     "OPENREVOX_DISPATCH_INTERVAL": "0.25",
@@ -91,7 +95,9 @@ def cluster(tmp_path):
     workers: list[subprocess.Popen] = []
     live: LiveServer | None = None
     try:
-        live = start_server(url, tmp_path, extra_env=ENV)
+        personas = tmp_path / "personas.json"
+        personas.write_text(json.dumps(PERSONAS))
+        live = start_server(url, tmp_path, extra_env={**ENV, "OPENREVOX_SANDBOX_PERSONAS": str(personas)})
         logs = [tmp_path / f"worker-{i}.log" for i in range(WORKERS)]
         workers.extend(start_worker(live.env, log) for log in logs)
         ids = wait_for(
@@ -127,7 +133,7 @@ def test_concurrency_key_is_never_exceeded_across_processes(cluster):
             response = http.post(
                 "/call",
                 json={
-                    "phone_number": "+12025550104",
+                    "phone_number": CALLEE,
                     "assistant": {"prompt": "Say hello", "call_retry_config": ALL_DAY},
                     "concurrency": {"key": "k", "max": LIMIT},
                     "force_now": True,
@@ -144,7 +150,7 @@ def test_concurrency_key_is_never_exceeded_across_processes(cluster):
         def settled() -> bool:
             return completed() == ORDERS
 
-        deadline = 90
+        deadline = 150
         try:
             wait_for(settled, deadline, interval=0.5, what=f"all {ORDERS} orders to complete")
         except pytest.fail.Exception:
@@ -154,7 +160,7 @@ def test_concurrency_key_is_never_exceeded_across_processes(cluster):
 
         orders = db.execute("SELECT id, status, calls_count FROM call_orders").fetchall()
         attempts = db.execute(
-            "SELECT id, order_id, status, dial_error, started_at, ended_at, lease_owner FROM call_attempts"
+            "SELECT id, order_id, status, result, started_at, ended_at, lease_owner FROM call_attempts"
         ).fetchall()
         dials = db.execute("SELECT attempt_id, worker, dialed_at FROM sandbox_dials").fetchall()
         slots = db.execute("SELECT scope, slot, attempt_id FROM concurrency_slots").fetchall()
@@ -163,11 +169,11 @@ def test_concurrency_key_is_never_exceeded_across_processes(cluster):
     assert {status for _, status, _ in orders} == {"completed"}
     assert all(calls_count == 1 for _, _, calls_count in orders)
 
-    # Exactly one attempt per order, each rung until the carrier gave up (no retries).
+    # Exactly one attempt per order, each a conversation the callee ended (no retries).
     per_order = Counter(order_id for _, order_id, *_ in attempts)
     assert len(per_order) == ORDERS and set(per_order.values()) == {1}
-    for attempt_id, _, status, dial_error, started_at, ended_at, lease_owner in attempts:
-        assert (status, dial_error) == ("error", "no_answer"), attempt_id
+    for attempt_id, _, status, result, started_at, ended_at, lease_owner in attempts:
+        assert (status, result) == ("completed", "human"), attempt_id
         assert started_at is not None and ended_at is not None and started_at <= ended_at, attempt_id
         assert lease_owner is None, attempt_id
 
