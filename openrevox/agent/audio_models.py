@@ -41,7 +41,6 @@ Parameters (why these):
 from __future__ import annotations
 
 import asyncio
-import functools
 import queue
 import threading
 import time
@@ -94,9 +93,20 @@ def _session(package: str, name: str) -> ort.InferenceSession:
     return ort.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
 
 
-@functools.cache
-def _silero_session() -> ort.InferenceSession:
-    return _session("pipecat.audio.vad.data", "silero_vad.onnx")
+def _once(load):
+    """`load()` run once per process, whichever thread asks first (`preload` may run in one)."""
+    lock, loaded = threading.Lock(), []
+
+    def get():
+        with lock:
+            if not loaded:
+                loaded.append(load())
+            return loaded[0]
+
+    return get
+
+
+_silero_session = _once(lambda: _session("pipecat.audio.vad.data", "silero_vad.onnx"))
 
 
 class _SileroState(SileroOnnxModel):
@@ -175,9 +185,7 @@ def _settle(future: asyncio.Future, settle, outcome) -> None:
         settle(outcome)
 
 
-@functools.cache
-def _smart_turn_model() -> SmartTurnModel:
-    return SmartTurnModel()
+_smart_turn_model = _once(SmartTurnModel)
 
 
 class SharedSmartTurnAnalyzer(BaseSmartTurn):
