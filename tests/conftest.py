@@ -6,12 +6,15 @@ PostgreSQL tests skip when no server is reachable, unless OPENREVOX_REQUIRE_POST
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import httpx
 import psycopg
 import pytest
 
+# Module fixtures run once per database: `@pytest.fixture(scope="module", params=BACKENDS)`.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 POSTGRES_ADMIN_URL = os.environ.get("OPENREVOX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("OPENREVOX_REQUIRE_POSTGRES") == "1"
 
@@ -125,7 +130,30 @@ def stop_server(server: LiveServer) -> None:
         server.process.kill()
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@contextmanager
+def live_server(
+    backend: str, data_dir: Path, extra_env: dict[str, str] | None = None, personas: dict | None = None
+) -> Iterator[LiveServer]:
+    """A server of the caller's own on a fresh `backend` database (dropped after), with extra
+    sandbox `personas` when given."""
+    env = dict(extra_env or {})
+    if personas:
+        path = data_dir / "personas.json"
+        path.write_text(json.dumps(personas))
+        env["OPENREVOX_SANDBOX_PERSONAS"] = str(path)
+    url = database_url_for(backend, data_dir)  # skips (or fails) here when PostgreSQL is unreachable
+    try:
+        live = start_server(url, data_dir, env)
+        try:
+            yield live
+        finally:
+            stop_server(live)
+    finally:
+        if backend == "postgres":
+            drop_postgres_database(url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
 def server(request, tmp_path_factory) -> LiveServer:
     """One live server per backend for the whole session (tests create their own data)."""
     data_dir = tmp_path_factory.mktemp(f"server-{request.param}")

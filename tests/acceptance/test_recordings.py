@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import numpy as np
 import pytest
-from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+from conftest import BACKENDS, LiveServer, live_server
 from revox import Revox
 from revox.types.call_retrieve_response import Call
 from wav_checks import loud_frames, read_wav
@@ -41,19 +41,10 @@ ONE_ATTEMPT = {  # all day, no retry: the call completes with its first attempt
 LINES = [SpokenLine("assistant", "Hi, this is Ada.", 0.0), SpokenLine("user", "Hello? Who is this?", 1.5)]
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def live(request, tmp_path_factory) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp(f"recordings-{request.param}")
-    url = database_url_for(request.param, data_dir)
-    try:
-        server = start_server(url, data_dir, extra_env=FAST)
-        try:
-            yield server
-        finally:
-            stop_server(server)
-    finally:
-        if request.param == "postgres":
-            drop_postgres_database(url)
+    with live_server(request.param, tmp_path_factory.mktemp(f"recordings-{request.param}"), FAST) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

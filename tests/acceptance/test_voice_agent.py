@@ -13,7 +13,7 @@ from collections import deque
 
 import httpx
 import pytest
-from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+from conftest import BACKENDS, LiveServer, live_server
 from revox import Revox
 from scripted_llm import Reply, ScriptedLLM
 
@@ -50,31 +50,16 @@ def llm():
         yield server
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def agent_server(request, tmp_path_factory, llm) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp(f"voice-agent-{request.param}")
-    personas = data_dir / "personas.json"
-    personas.write_text(json.dumps(PERSONAS))
-    url = database_url_for(request.param, data_dir)
-    try:
-        live = start_server(
-            url,
-            data_dir,
-            extra_env={
-                "OPENREVOX_SANDBOX_SPEED": str(SPEED),
-                "OPENREVOX_DISPATCH_INTERVAL": "0.05",
-                "OPENREVOX_SANDBOX_PERSONAS": str(personas),
-                "OPENAI_BASE_URL": llm.base_url,
-                "OPENAI_API_KEY": "sk-scripted",
-            },
-        )
-        try:
-            yield live
-        finally:
-            stop_server(live)
-    finally:
-        if request.param == "postgres":
-            drop_postgres_database(url)
+    env = {
+        "OPENREVOX_SANDBOX_SPEED": str(SPEED),
+        "OPENREVOX_DISPATCH_INTERVAL": "0.05",
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "sk-scripted",
+    }
+    with live_server(request.param, tmp_path_factory.mktemp(f"voice-agent-{request.param}"), env, PERSONAS) as live:
+        yield live
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import httpx
 import pytest
-from conftest import LiveServer, database_url_for, drop_postgres_database, run_cli, start_server, stop_server
+from conftest import BACKENDS, LiveServer, database_url_for, drop_postgres_database, live_server, run_cli, start_server, stop_server
 from standardwebhooks import Webhook
 
 NOT_ATTRIBUTED = "+12025550105"  # errored after one attempt, about 1 s at speed 10
@@ -109,24 +109,15 @@ def receiver():
 # -- servers --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def backend(request) -> str:
     return request.param
 
 
 @pytest.fixture(scope="module")
 def hook_server(backend, tmp_path_factory) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp(f"webhooks-{backend}")
-    url = database_url_for(backend, data_dir)
-    try:
-        live = start_server(url, data_dir, extra_env=DELIVERING_ENV)
-        try:
-            yield live
-        finally:
-            stop_server(live)
-    finally:
-        if backend == "postgres":
-            drop_postgres_database(url)
+    with live_server(backend, tmp_path_factory.mktemp(f"webhooks-{backend}"), DELIVERING_ENV) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
