@@ -11,10 +11,10 @@ was shared between this client and the server (the machine has few cores: both c
                                   [--postgres-url URL]
 
 Orders are scheduled a week ahead unless `--due-now`, so the server's dispatcher stays idle and the
-numbers are the API's alone. `--workers N` > 1 runs `openrevox serve --workers N`. On PostgreSQL
-the server's pool holds concurrency / workers connections per process unless `--pool-size` says
-otherwise (0: the server's default of 10, plus 10 more that are closed as soon as they are
-returned, so 32 clients keep reopening connections). Results are in docs/benchmarks.md. The CPU columns come from getrusage (client), /proc/<pid>/stat
+numbers are the API's alone. `--workers N` > 1 runs `openrevox serve --workers N`. The server's
+pool (SQLite's too, each connection with its thread) holds concurrency / workers connections per
+process unless `--pool-size` says otherwise (0: the server's default of 10, plus 10 more that are
+closed as soon as they are returned, so 32 clients keep reopening connections). Results are in docs/benchmarks.md. The CPU columns come from getrusage (client), /proc/<pid>/stat
 (server and its children; PostgreSQL backends serving the database) and /proc/stat (the machine:
 "other" is everything else running meanwhile, "idle" what nobody used), so a reader can tell a
 saturated server from a noisy machine.
@@ -606,7 +606,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[PhaseResult]:
     try:
         if backend == "sqlite":
             url = f"sqlite:///{workdir / 'openrevox.db'}"
-            with running_server(url, workdir, key, args.workers) as (proc, port):
+            with running_server(url, workdir, key, args.workers, args.pool_size or None) as (proc, port):
                 results = run_in_loop(bench_server(backend, "127.0.0.1", port, key, proc.pid, None, args))
         else:
             pool = args.pool_size or 10  # 0: the server's default, OPENREVOX_DB_POOL_SIZE=10
@@ -654,7 +654,7 @@ def report(results: list[PhaseResult], args: argparse.Namespace) -> None:
     print()
     print(
         f"concurrency {args.concurrency}, {args.seconds:g} s per phase after {args.warmup:g} s warm-up, "
-        f"server workers {args.workers}, PostgreSQL pool {args.pool_size or 'default'} per process, "
+        f"server workers {args.workers}, database pool {args.pool_size or 'default'} per process, "
         f"{cores} cores, client loop {args.loop_name}, "
         f"orders {'due now' if args.due_now else 'scheduled a week ahead'}"
     )
@@ -707,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
         "--pool-size", type=int, default=None,
-        help="OPENREVOX_DB_POOL_SIZE for the PostgreSQL server (default: concurrency / workers, so "
+        help="OPENREVOX_DB_POOL_SIZE for the server (default: concurrency / workers, so "
         "every client's request finds a kept connection; 0: the server's own default)",
     )  # fmt: skip
     parser.add_argument(
