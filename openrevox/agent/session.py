@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from dataclasses import dataclass, field
 
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
@@ -54,11 +55,26 @@ class Outcome:
     transcript: list[dict] = field(default_factory=list)
 
 
+class SharedClientLLMService(OpenAILLMService):
+    """Pipecat's OpenAI service on one HTTP client per endpoint and event loop, shared by every
+    call: a client per call would cost a TLS context each (30-120 ms of CPU, bench/agent.py) and
+    leave its keep-alive connections open, since the service never closes it."""
+
+    _clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def create_client(self, api_key=None, base_url=None, **kwargs):  # noqa: ANN001, ANN201
+        per_loop = self._clients.setdefault(asyncio.get_running_loop(), {})
+        key = (base_url, api_key)
+        if key not in per_loop:
+            per_loop[key] = super().create_client(api_key=api_key, base_url=base_url, **kwargs)
+        return per_loop[key]
+
+
 def make_llm(endpoint: LLMEndpoint | None) -> LLMService:
     if endpoint is None:
         return OfflineResponder()
     extra = {"extra_body": endpoint.extra_body} if endpoint.extra_body else {}
-    return OpenAILLMService(
+    return SharedClientLLMService(
         api_key=endpoint.api_key or "unused",
         base_url=endpoint.base_url,
         settings=OpenAILLMService.Settings(model=endpoint.model, extra=extra),
@@ -81,7 +97,7 @@ class AgentSession:
         self.aggregators = LLMContextAggregatorPair(self.context, **self.aggregator_params())
         self.aggregators.assistant().add_event_handler("on_assistant_turn_stopped", self._on_assistant_turn)
         self.result: str | None = None
-        self._transfer_to: str | None = None
+        self._ends_with_tool: tuple[str, str, str | None] | None = None  # a tool call ends the call
         self._outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self.worker: PipelineWorker | None = None
 
@@ -241,7 +257,7 @@ class AgentSession:
         if sentence:
             asyncio.create_task(self._say_then_finish(sentence, "agent", "tool_end_call"))
         else:
-            self.finish("agent", "tool_end_call")
+            self._ends_with_tool = ("agent", "tool_end_call", None)
 
     async def _say_then_finish(self, sentence: str, ended_by: str, end_reason: str) -> None:
         try:
@@ -254,10 +270,11 @@ class AgentSession:
         if not number:
             raise ValueError("no transfer_phone_number is set for this assistant")
         await self.transfer(number)
-        self._transfer_to = number
+        self._ends_with_tool = ("agent", "transfer", number)
 
-    def transferred(self) -> None:
-        self.finish("agent", "transfer", transfer_to=self._transfer_to)
+    def tool_recorded(self) -> None:
+        if self._ends_with_tool:
+            self.finish(*self._ends_with_tool)
 
     async def tool_called(self, name: str, arguments: dict, result: str, is_error: bool) -> None:
         await self.record.add("tool", result, tool_name=name, tool_arguments=arguments, tool_is_error=is_error)

@@ -28,10 +28,10 @@ DTMF_KEYS = set("0123456789*#")
 class CallControl(Protocol):
     async def end_call(self, reason: str | None) -> None: ...
 
-    async def transfer_call(self) -> None:
-        """Hand the call over; `transferred` follows once the tool call is on record."""
+    async def transfer_call(self) -> None: ...
 
-    def transferred(self) -> None: ...
+    def tool_recorded(self) -> None:
+        """The tool call is on record: a call it ends may end now."""
 
     async def send_dtmf(self, digits: str) -> None: ...
 
@@ -118,8 +118,7 @@ def _handler(control: CallControl, act):
         # unless its result is for the callee to hear.
         speak = is_error or params.function_name in SPEAKS_AFTER
         await params.result_callback(result, properties=FunctionCallResultProperties(run_llm=speak))
-        if params.function_name == TRANSFER_CALL and not is_error:
-            control.transferred()  # ends the session: last, so the call above is on record
+        control.tool_recorded()  # last: a session this call ends stops only once it is on record
 
     return handle
 

@@ -213,6 +213,9 @@ def test_a_failure_reaches_the_llm_as_a_tool_error_and_the_call_goes_on(calendly
         async def tool_called(self, name, arguments, result, is_error):  # noqa: ANN001, ANN201
             recorded.append((name, arguments, result, is_error))
 
+        def tool_recorded(self):  # noqa: ANN201
+            pass
+
     def invoke(schema, arguments):  # noqa: ANN001, ANN202
         class Params:
             function_name = schema.name

@@ -61,8 +61,8 @@ class Control:
     async def transfer_call(self):  # noqa: ANN201
         self.done.append(("transfer",))
 
-    def transferred(self):  # noqa: ANN201
-        self.done.append(("transferred",))
+    def tool_recorded(self):  # noqa: ANN201
+        self.done.append(("tool_recorded",))
 
     async def send_dtmf(self, digits):  # noqa: ANN001, ANN201
         self.done.append(("dtmf", digits))
@@ -100,7 +100,7 @@ def test_bad_dtmf_digits_are_a_tool_error_the_model_sees():
             answers.append((result, properties.run_llm))
 
     asyncio.run(send_dtmf.handler(Params()))
-    assert control.done == [("recorded", "send_dtmf", "digits must be keys 0-9, * or #; got '1a'", True)]
+    assert control.done == [("recorded", "send_dtmf", "digits must be keys 0-9, * or #; got '1a'", True), ("tool_recorded",)]
     assert answers == [("digits must be keys 0-9, * or #; got '1a'", True)]  # the model tries again
 
 
