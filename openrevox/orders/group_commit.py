@@ -91,7 +91,8 @@ class GroupCommit:
             reads = service.CreateReads(conn)
             for c in batch:
                 try:
-                    outcomes.append(await service.order_values(reads, c.org_id, c.body, c.default_from_number, None, c.now))
+                    values = await service.order_values(reads, c.org_id, c.body, c.default_from_number, None, c.now)
+                    outcomes.append(values)
                 except OpenRevoxError as refused:
                     outcomes.append(refused)
             await service.store_orders(conn, [o for o in outcomes if not isinstance(o, OpenRevoxError)])

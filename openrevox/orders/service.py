@@ -167,7 +167,9 @@ async def store_orders(conn: AsyncConnection, orders: list[dict]) -> None:
     `max` sent for a key (the last of these orders naming it) becomes its limit."""
     # The keys' limits first: usually unchanged, read without writing, so the write (and on
     # SQLite the database's single write lock) starts with the orders' insert.
-    limits = {(o["organization_id"], o["concurrency_key"]): o["concurrency_max"] for o in orders if o["concurrency_key"]}
+    limits = {
+        (o["organization_id"], o["concurrency_key"]): o["concurrency_max"] for o in orders if o["concurrency_key"]
+    }
     for (org_id, key), limit in limits.items():
         await dispatch_store.set_key_limit(conn, org_id, key, limit)
     await store.insert_orders(conn, orders)

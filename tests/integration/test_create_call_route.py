@@ -65,12 +65,12 @@ def test_refusals_are_those_of_fastapis_own_parameter_solving(client):
 
 def test_a_valid_create_answers_the_same_document(client):
     body = json.dumps(VALID).encode()
-    ours, reference, repeated, first = client([
-        ("/call", JSON, body), ("/reference/call", JSON, body),
-        ("/call", {**JSON, "idempotency-key": "once"}, body), ("/reference/call", {**JSON, "idempotency-key": "once"}, body),
+    once = {**JSON, "idempotency-key": "once"}
+    ours, reference, ours_once, reference_once = client([
+        ("/call", JSON, body), ("/reference/call", JSON, body), ("/call", once, body), ("/reference/call", once, body),
     ])  # fmt: skip
     assert ours.status_code == reference.status_code == 200
     volatile = ("id", "created_at", "updated_at", "scheduled_at")
     strip = lambda call: {k: v for k, v in call.items() if k not in volatile and k != "assistant"}  # noqa: E731
     assert strip(ours.json()["call"]) == strip(reference.json()["call"])
-    assert repeated.json() == first.json()  # one idempotency key, one order, whichever route
+    assert ours_once.json() == reference_once.json()  # one idempotency key, one order, whichever route
