@@ -208,15 +208,14 @@ PHASES = ("_recover", "_hang_up_cancelled", "_claim")
 
 
 class TickTimer:
-    """Wraps a dispatcher's pass (`_pass`, what `tick()` and `run()` call) and its phases (instance
-    attributes shadow the methods), and sorts each pass's time into busy ticks (it dialed) and idle
-    ones (nothing due: the fixed cost a newly due order waits behind). A pass starts its dials and
-    `run()` does not wait for them, so `dial` is what the pass itself spends before the next claim."""
+    """Wraps a dispatcher's tick and its phases (instance attributes shadow the methods), and sorts
+    each tick's time into busy ticks (it dialed) and idle ones (nothing due: the fixed cost a newly
+    due order waits behind)."""
 
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dial_errors: Counter[str] = Counter()
         self.reset()
-        for name in (*PHASES, "_pass"):
+        for name in (*PHASES, "tick"):
             setattr(dispatcher, name, self._wrap(name, getattr(dispatcher, name)))
         dial = dispatcher._dial
 
@@ -243,13 +242,13 @@ class TickTimer:
 
     def _wrap(self, name: str, method):  # noqa: ANN001, ANN202
         async def timed(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-            if name == "_pass":
+            if name == "tick":
                 self.current = defaultdict(float)
             t0 = time.perf_counter()
             result = await method(*args, **kwargs)
             elapsed = time.perf_counter() - t0
             self.current[name] += elapsed
-            if name == "_pass":
+            if name == "tick":
                 bucket = self.busy if result else self.idle
                 for key, value in self.current.items():
                     bucket[key] += value
@@ -271,9 +270,9 @@ class TickTimer:
             "hang_up": self.busy["_hang_up_cancelled"] / n * 1000,
             "claim": self.busy["_claim"] / n * 1000,
         }
-        out["dial"] = self.busy["_pass"] / n * 1000 - sum(out.values())
-        out["tick"] = self.busy["_pass"] / n * 1000
-        out["idle_tick"] = self.idle["_pass"] / self.idle_ticks * 1000 if self.idle_ticks else float("nan")
+        out["dial"] = self.busy["tick"] / n * 1000 - sum(out.values())
+        out["tick"] = self.busy["tick"] / n * 1000
+        out["idle_tick"] = self.idle["tick"] / self.idle_ticks * 1000 if self.idle_ticks else float("nan")
         return out
 
 

@@ -12,9 +12,7 @@ tests drive days of calls with a fake clock, without sleeping:
    one transaction; then for the batch, commit `dial_started_at` and only then ask the carrier to
    dial.
 
-`run()` does not wait for a batch's dials before the next pass claims (a few batches at most are
-in flight); `tick()` does, so a test sees the calls of its pass. A heartbeat task renews this
-process's leases every third of the lease time.
+A heartbeat task renews this process's leases every third of the lease time.
 """
 
 from __future__ import annotations
@@ -41,9 +39,6 @@ log = logging.getLogger("openrevox.dispatcher")
 
 RECOVERY_SECONDS = 1.0  # a lease runs for many seconds: looking for expired ones each pass is waste
 HANG_UP_SECONDS = 0.25  # a cancelled call is hung up within this (plus a pass)
-# Claimed batches whose dials may be in flight at once in `run()`: more would only crowd the
-# connection pool that the lease heartbeat also needs.
-DIALING_BATCHES = 2
 
 
 def org_scope(org_id: str) -> str:
@@ -97,7 +92,6 @@ class Dispatcher:
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
         self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
-        self._dial_tasks: set[asyncio.Task] = set()  # batches being dialed (run() does not wait for them)
         self._recovery = Cadence(RECOVERY_SECONDS)
         self._hang_up = Cadence(HANG_UP_SECONDS)
 
@@ -106,9 +100,8 @@ class Dispatcher:
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
         try:
-            await run_passes(self._pass, self._stop, self.interval, self.batch, "dispatcher")
+            await run_passes(self.tick, self._stop, self.interval, self.batch, "dispatcher")
         finally:
-            await asyncio.gather(*self._dial_tasks)  # what was recorded as dialing is dialed
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
 
@@ -126,24 +119,14 @@ class Dispatcher:
                 log.exception("lease renewal failed")
 
     async def tick(self) -> int:
-        """One pass and its dials; returns how many attempts it handed to the carrier (or tried to)."""
-        handled = await self._pass()
-        await asyncio.gather(*self._dial_tasks)
-        return handled
-
-    async def _pass(self) -> int:
-        """Claims a batch and starts dialing it: the next pass may claim while this one dials."""
+        """One pass; returns how many attempts it handed to the carrier (or tried to)."""
         now = self.clock()
         to_dial = await self._recover(now) if self._recovery.due(now) else []
         if self._hang_up.due(now):
             await self._hang_up_cancelled()
         to_dial += await self._claim(now)
         if to_dial:
-            if len(self._dial_tasks) >= DIALING_BATCHES:
-                await asyncio.wait(self._dial_tasks, return_when=asyncio.FIRST_COMPLETED)
-            task = asyncio.create_task(self._dial_all(to_dial), name="dispatcher-dial")
-            self._dial_tasks.add(task)
-            task.add_done_callback(self._dial_tasks.discard)
+            await self._dial_all(to_dial)
         return len(to_dial)
 
     # -- claim ------------------------------------------------------------------------------
