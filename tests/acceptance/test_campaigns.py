@@ -369,8 +369,11 @@ def test_no_attempt_starts_after_cancel_returns(sandbox_server: LiveServer, sand
     assert after.is_cancelled and after.status == "completed"
     assert after.row_stats.completed + after.row_stats.failed == len(body)
     assert after.row_stats.failed > 0
-    started = [as_datetime(a["started_at"]) for a in stored_attempts(sandbox_server, campaign.id)]
-    assert started and max(started) <= cancelled_at
+    # Every human persona completes once called: the rest were cancelled, and the rows say so.
+    assert sandbox.campaigns.get_rows(campaign.id, page=0, page_size=100, statuses="cancelled").total == after.row_stats.failed
+    attempts = stored_attempts(sandbox_server, campaign.id)
+    assert attempts and max(as_datetime(a["started_at"]) for a in attempts) <= cancelled_at
+    assert all(a["ended_at"] is not None and a["status"] in ("completed", "error") for a in attempts)  # none live
 
 
 def test_pause_holds_every_call_until_resume_and_the_campaign_then_completes(sandbox_server: LiveServer, sandbox: Revox):
