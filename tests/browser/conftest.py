@@ -18,7 +18,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = os.environ.get("OPENREVOX_SCREENSHOTS")
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def dashboard(tmp_path_factory) -> LiveServer:
     data_dir = tmp_path_factory.mktemp("dashboard")
     live = start_server(f"sqlite:///{data_dir / 'openrevox.db'}", data_dir, {"OPENREVOX_SANDBOX_SPEED": "10"})
@@ -26,7 +26,10 @@ def dashboard(tmp_path_factory) -> LiveServer:
     stop_server(live)
 
 
-@pytest.fixture(scope="package")
+# Module scope, not package: tests/browser has no __init__.py, so "package" would last the whole
+# session, and Playwright's sync API keeps an event loop running in this thread until it is closed
+# (every later asyncio.run() would fail).
+@pytest.fixture(scope="module")
 def browser() -> Browser:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed: `apt-get install -y chromium` (.ci/run does it)")
