@@ -23,6 +23,7 @@ from openrevox.db.types import new_id, utcnow
 from openrevox.errors import BadRequest, InvalidRequest, NotFound
 from openrevox.orders import attempts as order_attempts
 from openrevox.orders import service as orders_service
+from openrevox.phone_numbers import service as phone_numbers
 from openrevox.recording_links import RecordingLinks
 from openrevox.postcall import service as webhooks
 from openrevox.scheduling import store as dispatch_store
@@ -100,7 +101,7 @@ async def create(
         "call_retry_config": retry_config,
         "call_retry_config_override": override,
         "from_phone_number": body.from_phone_number,
-        "dial_from_number": body.from_phone_number or default_from_number,
+        "dial_from_number": await phone_numbers.caller_id(conn, org_id, body.from_phone_number, default_from_number),
         "max_concurrent_calls": body.max_concurrent_calls,
         "scheduled_at": body.scheduled_at,
         "paused_at": None,
@@ -209,7 +210,9 @@ async def update(conn: AsyncConnection, org_id: str, campaign_id: str, body: Cam
         order_values["call_retry_config"] = effective
     if "from_phone_number" in given:
         values["from_phone_number"] = body.from_phone_number
-        values["dial_from_number"] = body.from_phone_number or campaign["dial_from_number"]
+        values["dial_from_number"] = await phone_numbers.caller_id(
+            conn, org_id, body.from_phone_number, campaign["dial_from_number"]
+        )
         order_values["from_phone_number"] = values["dial_from_number"]
     if "max_concurrent_calls" in given:
         values["max_concurrent_calls"] = body.max_concurrent_calls

@@ -74,6 +74,25 @@ def test_calls_go_out_from_one_of_the_organizations_numbers(server) -> None:
     assert foreign.json()["error"]["param"] == "from_phone_number"
 
 
+def test_campaigns_call_from_one_of_the_organizations_numbers(server) -> None:
+    org, key = numbers_org(server)
+    run_cli(server.env, "numbers", "add", "+14155550141", "--org", org)
+    with server.client(key) as http:
+        assistant = http.post("/assistants", json={"name": "Camp", "prompt": "Hi"}).json()["assistant"]
+        body = {"assistant_id": assistant["id"], "name": "Spring", "scheduled_at": "2099-01-01T10:00:00Z",
+                "contacts": [{"to_phone_number": "+12025550100", "prompt_variables": {}}]}  # fmt: skip
+        default = http.post("/campaigns", json=body)
+        foreign = http.post("/campaigns", json={**body, "from_phone_number": "+14155550199"})
+        assert default.status_code == 200, default.text
+        campaign_id = default.json()["campaign"]["id"]
+        (row,) = http.get(f"/campaigns/{campaign_id}/rows").json()["rows"]
+        moved = http.patch(f"/campaigns/{campaign_id}", json={"from_phone_number": "+14155550199"})
+    assert default.status_code == 200, default.text
+    assert row["call"]["from_phone_number"] == "+14155550141"
+    assert foreign.status_code == 422 and foreign.json()["error"]["param"] == "from_phone_number"
+    assert moved.status_code == 422 and moved.json()["error"]["param"] == "from_phone_number"
+
+
 def test_a_number_belongs_to_one_organization(server) -> None:
     org, _ = numbers_org(server)
     other, _ = numbers_org(server)
