@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from assistant_fields import FULL_ASSISTANT
-from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+from conftest import BACKENDS, LiveServer, live_server
 from openrevox.config import Settings
 from openrevox.db.engine import create_engine
 from openrevox.orders import store as orders_store
@@ -28,15 +28,10 @@ FAST = {"OPENREVOX_SANDBOX_SPEED": "10", "OPENREVOX_DISPATCH_INTERVAL": "0.05"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def live(request, tmp_path_factory) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp(f"dashboard-{request.param}")
-    url = database_url_for(request.param, data_dir)
-    server = start_server(url, data_dir, FAST)
-    yield server
-    stop_server(server)
-    if request.param == "postgres":
-        drop_postgres_database(url)
+    with live_server(request.param, tmp_path_factory.mktemp(f"dashboard-{request.param}"), FAST) as server:
+        yield server
 
 
 class Dashboard:
