@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from conftest import LiveServer, start_server, stop_server  # noqa: E402  (tests/conftest.py)
+from conftest import LiveServer, live_server  # noqa: E402  (tests/conftest.py)
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = os.environ.get("OPENREVOX_SCREENSHOTS")
@@ -20,10 +20,8 @@ SCREENSHOTS = os.environ.get("OPENREVOX_SCREENSHOTS")
 
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp("dashboard")
-    live = start_server(f"sqlite:///{data_dir / 'openrevox.db'}", data_dir, {"OPENREVOX_SANDBOX_SPEED": "10"})
-    yield live
-    stop_server(live)
+    with live_server("sqlite", tmp_path_factory.mktemp("dashboard"), {"OPENREVOX_SANDBOX_SPEED": "10"}) as live:
+        yield live
 
 
 # Module scope, not package: tests/browser has no __init__.py, so "package" would last the whole
