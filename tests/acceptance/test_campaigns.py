@@ -14,13 +14,13 @@ import sys
 import io
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import revox
 import sqlalchemy as sa
-from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+from conftest import BACKENDS, LiveServer, live_server
 from revox import Revox
 
 FAR_FUTURE = datetime(2099, 1, 1, 9, 0, tzinfo=UTC)
@@ -232,22 +232,12 @@ def persona_mix() -> list[str]:
     return numbers
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def sandbox_server(request, tmp_path_factory) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp(f"campaigns-{request.param}")
-    url = database_url_for(request.param, data_dir)
-    try:
-        live = start_server(
-            url, data_dir, extra_env={"OPENREVOX_SANDBOX_SPEED": str(SPEED), "OPENREVOX_DISPATCH_INTERVAL": "0.05",
-                                      "OPENREVOX_ORG_CONCURRENCY_LIMIT": str(2 * MAX_CONCURRENT)},
-        )  # fmt: skip
-        try:
-            yield live
-        finally:
-            stop_server(live)
-    finally:
-        if request.param == "postgres":
-            drop_postgres_database(url)
+    env = {"OPENREVOX_SANDBOX_SPEED": str(SPEED), "OPENREVOX_DISPATCH_INTERVAL": "0.05",
+           "OPENREVOX_ORG_CONCURRENCY_LIMIT": str(2 * MAX_CONCURRENT)}  # fmt: skip
+    with live_server(request.param, tmp_path_factory.mktemp(f"campaigns-{request.param}"), env) as live:
+        yield live
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ The server is this module's own (sandbox ten times faster than real time, dispat
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import httpx
 import pytest
-from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+from conftest import BACKENDS, LiveServer, live_server
 
 SPEED = 10  # sandbox times are divided by this
 RETRY_DELAY = 1  # seconds, in every all-day window below
@@ -33,29 +32,11 @@ PERSONAS = {
 T = TypeVar("T")
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=BACKENDS)
 def engine_server(request, tmp_path_factory) -> LiveServer:
-    data_dir = tmp_path_factory.mktemp(f"engine-e2e-{request.param}")
-    personas = data_dir / "personas.json"
-    personas.write_text(json.dumps(PERSONAS))
-    url = database_url_for(request.param, data_dir)  # skips (or fails) here when PostgreSQL is unreachable
-    try:
-        live = start_server(
-            url,
-            data_dir,
-            extra_env={
-                "OPENREVOX_SANDBOX_SPEED": str(SPEED),
-                "OPENREVOX_DISPATCH_INTERVAL": "0.05",
-                "OPENREVOX_SANDBOX_PERSONAS": str(personas),
-            },
-        )
-        try:
-            yield live
-        finally:
-            stop_server(live)
-    finally:
-        if request.param == "postgres":
-            drop_postgres_database(url)
+    env = {"OPENREVOX_SANDBOX_SPEED": str(SPEED), "OPENREVOX_DISPATCH_INTERVAL": "0.05"}
+    with live_server(request.param, tmp_path_factory.mktemp(f"engine-e2e-{request.param}"), env, PERSONAS) as live:
+        yield live
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ answers with synthesized audio, and sends `clear` when the callee talks over it.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 import uuid

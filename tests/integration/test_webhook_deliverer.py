@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from openrevox.db.types import new_id

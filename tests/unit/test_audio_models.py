@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import types
 
-import numpy as np
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn import base_smart_turn
