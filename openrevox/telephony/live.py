@@ -13,6 +13,7 @@ first is the one recorded.
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -90,16 +91,43 @@ class LiveCalls:
         return held
 
 
-class MediaCarrier(Protocol):
+class LiveCarrier(ABC):
+    """A carrier whose calls this process runs through `live`: the attempt's end is recorded first
+    (the carrier's news of the hang-up that follows then changes nothing), then the carrier is
+    asked to act on its call id."""
+
     live: LiveCalls
 
-    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None: ...
+    @abstractmethod
+    async def hang_up_at_carrier(self, call_id: str, status: str) -> None:
+        """Hang up the carrier's call, whose attempt had `status` (ringing or ongoing)."""
 
-    async def transfer(self, attempt_id: str, to_phone_number: str) -> None: ...
+    @abstractmethod
+    async def transfer_at_carrier(self, call_id: str, to_phone_number: str) -> None: ...
+
+    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
+        live = await self.live.live_call(attempt_id)
+        if live is not None:
+            status, call_id = live
+            await self.live.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
+            if call_id:
+                await self.hang_up_at_carrier(call_id, status)
+        self.live.ids.pop(attempt_id, None)
+
+    async def transfer(self, attempt_id: str, to_phone_number: str) -> None:
+        """The attempt ends (the agent leaves) before the carrier bridges the callee to the number."""
+        live = await self.live.live_call(attempt_id)
+        if live is None or live[1] is None:
+            return
+        await self.live.events.ended(attempt_id, self.live.clock(), "agent", "transfer")
+        await self.transfer_at_carrier(live[1], to_phone_number)
+
+    def live_calls(self) -> set[str]:
+        return set(self.live.ids)
 
 
 async def converse(
-    carrier: MediaCarrier, agent: Agent, attempt_id: str, call_id: str, websocket, serializer: MediaSerializer  # noqa: ANN001
+    carrier: LiveCarrier, agent: Agent, attempt_id: str, call_id: str, websocket, serializer: MediaSerializer  # noqa: ANN001
 ) -> None:
     """Hand the media socket to the voice agent until the conversation is over, then end the attempt."""
     if not await carrier.live.hold(attempt_id, call_id):

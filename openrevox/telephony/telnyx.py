@@ -22,7 +22,7 @@ import httpx
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
 from openrevox.telephony.base import AccountNumber, CallEvents, DialFailed, DialRequest
-from openrevox.telephony.live import LiveCalls, NotesStop
+from openrevox.telephony.live import LiveCalls, LiveCarrier, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_telnyx_signature
 from openrevox.telephony.sip import dial_error_for_sip
 
@@ -82,7 +82,7 @@ class StreamSerializer(NotesStop, TelnyxFrameSerializer):
     """Pipecat's serializer (we hang up ourselves), noting whether Telnyx said `stop`."""
 
 
-class TelnyxCarrier:
+class TelnyxCarrier(LiveCarrier):
     name = "telnyx"
 
     def __init__(
@@ -152,24 +152,11 @@ class TelnyxCarrier:
     async def reject(self, call_control_id: str) -> None:
         await self._action(call_control_id, "reject", {"cause": "CALL_REJECTED"})
 
-    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
-        live = await self.live.live_call(attempt_id)
-        if live is not None:  # recorded first: the news of the hang-up that follows changes nothing
-            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
-            if live[1]:
-                await self._action(live[1], "hangup")
-        self.live.ids.pop(attempt_id, None)
+    async def hang_up_at_carrier(self, call_id: str, status: str) -> None:
+        await self._action(call_id, "hangup")
 
-    async def transfer(self, attempt_id: str, to_phone_number: str) -> None:
-        """The attempt ends (the agent leaves) before Telnyx bridges the callee to the number."""
-        live = await self.live.live_call(attempt_id)
-        if live is None or live[1] is None:
-            return
-        await self.events.ended(attempt_id, self.live.clock(), "agent", "transfer")
-        await self._action(live[1], "transfer", {"to": to_phone_number})
-
-    def live_calls(self) -> set[str]:
-        return set(self.live.ids)
+    async def transfer_at_carrier(self, call_id: str, to_phone_number: str) -> None:
+        await self._action(call_id, "transfer", {"to": to_phone_number})
 
     async def account_numbers(self) -> list[AccountNumber]:
         """The numbers of the Telnyx account (every page)."""

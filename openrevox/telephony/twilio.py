@@ -22,7 +22,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from openrevox.telephony.base import AccountNumber, CallEvents, DialFailed, DialRequest
-from openrevox.telephony.live import LiveCalls, NotesStop
+from openrevox.telephony.live import LiveCalls, LiveCarrier, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_twilio_signature
 from openrevox.telephony.sip import dial_error_for_sip
 from openrevox.telephony.twilio_http import HttpxTwilioClient
@@ -81,7 +81,7 @@ class StreamSerializer(NotesStop, TwilioFrameSerializer):
     """Pipecat's serializer, noting whether Twilio said `stop`."""
 
 
-class TwilioCarrier:
+class TwilioCarrier(LiveCarrier):
     name = "twilio"
 
     def __init__(
@@ -146,27 +146,13 @@ class TwilioCarrier:
         except (TwilioRestException, httpx.HTTPError) as fault:  # it may have ended already
             log.warning("Twilio call %s update %s failed: %r", call_sid, values, fault)
 
-    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
-        live = await self.live.live_call(attempt_id)
-        if live is not None:  # recorded first: the news of the hang-up that follows changes nothing
-            status, call_sid = live
-            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
-            if call_sid:
-                await self._update(call_sid, status="completed" if status == "ongoing" else "canceled")
-        self.live.ids.pop(attempt_id, None)
+    async def hang_up_at_carrier(self, call_id: str, status: str) -> None:
+        await self._update(call_id, status="completed" if status == "ongoing" else "canceled")
 
-    async def transfer(self, attempt_id: str, to_phone_number: str) -> None:
-        """The attempt ends (the agent leaves) before Twilio bridges the callee to the number."""
-        live = await self.live.live_call(attempt_id)
-        if live is None or live[1] is None:
-            return
-        await self.events.ended(attempt_id, self.live.clock(), "agent", "transfer")
+    async def transfer_at_carrier(self, call_id: str, to_phone_number: str) -> None:
         twiml = VoiceResponse()
         twiml.dial(to_phone_number)
-        await self._update(live[1], twiml=str(twiml))
-
-    def live_calls(self) -> set[str]:
-        return set(self.live.ids)
+        await self._update(call_id, twiml=str(twiml))
 
     async def account_numbers(self) -> list[AccountNumber]:
         """The numbers of the Twilio account."""

@@ -240,7 +240,12 @@ def live_attempt(http: httpx.Client, call_id: str, status: str = "ongoing") -> d
 
 def test_cancel_hangs_up_a_live_call(client):
     call = create(client, LONG_HUMAN, all_day(max_retry_attempts=3), force_now=True)
-    wait_for(lambda: live_attempt(client, call["id"]), 10, what="the call to be answered")
+    # Live, and the agent has recognised a person: cancel hangs up a conversation, not a ringing line.
+    wait_for(
+        lambda: (c := live_attempt(client, call["id"])) and c["last_call_attempt"]["result"] == "human",
+        10,
+        what="a person to answer",
+    )
     assert get(client, call["id"])["status"] == "calling"
 
     cancelled_at = time.monotonic()
