@@ -540,7 +540,7 @@ async def explain_tick_queries(engine: AsyncEngine, org_id: str, worker: str, ba
         dispatch_store.cancelled_live_attempts,
         worker,
     )
-    lines += await explain(engine, "live slot counts (store.live_slot_counts)", dispatch_store.live_slot_counts)
+    lines += await explain(engine, "limits and live slots (store.limits_and_live_slots)", dispatch_store.limits_and_live_slots)
     lines += await explain(
         engine, "used slots of a scope (store.used_slots)", dispatch_store.used_slots, f"org:{org_id}"
     )

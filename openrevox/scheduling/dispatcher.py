@@ -92,6 +92,7 @@ class Dispatcher:
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
         self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
+        self._saving: set[asyncio.Task] = set()  # carrier call ids being written
         self._recovery = Cadence(RECOVERY_SECONDS)
         self._hang_up = Cadence(HANG_UP_SECONDS)
 
@@ -104,6 +105,7 @@ class Dispatcher:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
+            await asyncio.gather(*self._saving, return_exceptions=True)
 
     def stop(self) -> None:
         self._stop.set()
@@ -141,9 +143,8 @@ class Dispatcher:
             return []
 
     async def _claim_batch(self, conn: AsyncConnection, now: datetime) -> list[Claimed]:
-        org_limits = await store.org_limits(conn)
-        key_limits = await store.key_limits(conn)
-        counts = await store.live_slot_counts(conn)
+        known = await store.limits_and_live_slots(conn)
+        org_limits, key_limits, counts = known.orgs, known.keys, known.live
         full_orgs = {o for o, lim in org_limits.items() if counts.get(org_scope(o), 0) >= (lim or self.org_limit)}
         full_keys = {k for k, lim in key_limits.items() if counts.get(key_scope(*k), 0) >= lim}
         orders = await store.due_orders(conn, now, self.batch, full_orgs, full_keys)
@@ -223,14 +224,25 @@ class Dispatcher:
                         await self._abandon_if_stopped(conn, claimed, now)
             to_dial = [c for c in batch if c.attempt["id"] in started]
             results = await asyncio.gather(*(self._dial(c) for c in to_dial))
-            async with self.engine.begin() as conn:
-                await orders_store.set_carrier_call_ids(
-                    conn, {c.attempt["id"]: call_id for c, call_id in zip(to_dial, results, strict=True) if call_id}
-                )
         except Exception:
             log.exception("dialing a batch of %d attempts failed", len(batch))
+            return
         finally:
             self._dialing.difference_update(ids)
+        call_ids = {c.attempt["id"]: call_id for c, call_id in zip(to_dial, results, strict=True) if call_id}
+        if call_ids:  # written beside the next pass, not before it: the carrier's ids wait for no dial
+            task = asyncio.create_task(self._save_call_ids(call_ids))
+            self._saving.add(task)
+            task.add_done_callback(self._saving.discard)
+
+    async def _save_call_ids(self, call_ids: dict[str, str]) -> None:
+        """The ids are for looking a call up at the carrier; the process that dialed also keeps them
+        in memory, so one lost in a crash costs nothing (its attempt is closed by recovery)."""
+        try:
+            async with self.engine.begin() as conn:
+                await orders_store.set_carrier_call_ids(conn, call_ids)
+        except Exception:
+            log.exception("could not record the carrier's ids of %d calls", len(call_ids))
 
     async def _abandon_if_stopped(self, conn: AsyncConnection, claimed: Claimed, now: datetime) -> None:
         order = await orders_store.get_order_by_id(conn, claimed.order["id"], lock=True)

@@ -8,6 +8,7 @@ heartbeat, and recovery is a query for expired leases.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -57,13 +58,6 @@ async def order_to_dial(conn: AsyncConnection, order_id: str) -> dict:
     return (await conn.execute(sa.select(*_TO_DIAL).where(call_orders.c.id == order_id))).one()._asdict()
 
 
-async def live_slot_counts(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(
-        sa.select(concurrency_slots.c.scope, sa.func.count()).group_by(concurrency_slots.c.scope)
-    )
-    return {scope: count for scope, count in rows}
-
-
 async def lock_scope(conn: AsyncConnection, scope: str) -> None:
     """On PostgreSQL, claimers of one scope take turns until their transaction ends, so two of
     them never insert each other's free slot (a deadlock) — callers lock the organization's scope
@@ -81,14 +75,31 @@ async def release_slots(conn: AsyncConnection, attempt_id: str) -> None:
     await conn.execute(sa.delete(concurrency_slots).where(concurrency_slots.c.attempt_id == attempt_id))
 
 
-async def org_limits(conn: AsyncConnection) -> dict[str, int | None]:
-    rows = await conn.execute(sa.select(organizations.c.id, organizations.c.concurrency_limit))
-    return {r.id: r.concurrency_limit for r in rows}
+@dataclass
+class Limits:
+    orgs: dict[str, int | None]  # organization id -> its concurrency limit (None: the default)
+    keys: dict[tuple[str, str], int]  # (organization id, concurrency key) -> its limit
+    live: dict[str, int]  # slot scope -> slots held now
 
 
-async def key_limits(conn: AsyncConnection) -> dict[tuple[str, str], int]:
-    rows = await conn.execute(sa.select(concurrency_limits))
-    return {(r.organization_id, r.key): r.max for r in rows}
+async def limits_and_live_slots(conn: AsyncConnection) -> Limits:
+    """Every organization's and concurrency key's limit and every scope's live slot count, in one
+    round trip (a claim pass starts with it)."""
+    kind = sa.literal_column
+    orgs = sa.select(kind("'org'"), organizations.c.id, sa.null(), organizations.c.concurrency_limit)
+    keys = sa.select(kind("'key'"), concurrency_limits.c.organization_id, concurrency_limits.c.key, concurrency_limits.c.max)
+    live = sa.select(kind("'live'"), concurrency_slots.c.scope, sa.null(), sa.func.count()).group_by(
+        concurrency_slots.c.scope
+    )
+    limits = Limits({}, {}, {})
+    for what, first, second, number in await conn.execute(sa.union_all(orgs, keys, live)):
+        if what == "org":
+            limits.orgs[first] = number
+        elif what == "key":
+            limits.keys[(first, second)] = number
+        else:
+            limits.live[first] = number
+    return limits
 
 
 _KEY_LIMIT = sa.select(concurrency_limits.c.max).where(
