@@ -5,10 +5,14 @@ Processes (all this script, by `--role`):
 
 * worker (P of them, `--procs`): uvicorn + FastAPI, a Twilio Media Streams websocket endpoint
   whose every connection runs FastAPIWebsocketTransport + TwilioFrameSerializer at 8 kHz →
-  stand-in STT → user aggregator with Silero VAD and Smart Turn v3 (`openrevox.agent.audio_models`:
-  mode "ours"; or Pipecat's own analyzers, same parameters: mode "stock") → OpenAILLMService →
-  stand-in TTS → transport output → AudioBufferProcessor (the call recording) → assistant
-  aggregator. Stand-ins of fixed, known latency:
+  stand-in STT → user aggregator with Silero VAD and Smart Turn v3 → OpenAILLMService → stand-in
+  TTS → transport output → assistant aggregator, with a stereo call recording. Mode "ours" is
+  openrevox's phone pipeline (`openrevox.agent.phone_call.phone_processors`, its PipelineWorker,
+  `openrevox.agent.audio_models`' shared analyzers, one OpenAI client per process, the recording
+  taken off where each side's audio ends); mode "stock" is Pipecat as its examples lay a phone bot
+  out (Pipecat's own analyzers with the same parameters, an OpenAI client per call, an
+  AudioBufferProcessor after the output, the worker's default observers unless
+  --no-default-observers). Stand-ins of fixed, known latency:
     STT: finalizes as Deepgram does, when VAD reports the user stopped: the final transcript
          STT_SECS later;
     LLM: tests/scripted_llm.py's ScriptedLLM in its own process (real HTTP, streaming SSE) read by
@@ -201,8 +205,9 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
     from pipecat.utils.time import time_now_iso8601
     from pipecat.workers.runner import WorkerRunner
 
-    from openrevox.agent import audio_models
+    from openrevox.agent import audio_models, phone_call, session
     from openrevox.agent.speech import AGENT_VOICE, synthesize
+    from openrevox.llm import LLMEndpoint
 
     class StandInSTT(STTService):
         """Deepgram's shape: on VAD's stop it asks to finalize; the final comes STT_SECS later."""
@@ -272,8 +277,10 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
 
     @app.get("/stats")
     async def stats() -> dict:
+        batches = audio_models._silero_batches() if not stock else None
         return {
             "lags": lags,
+            "vad_batches": [batches.runs, batches.windows] if batches else None,
             "traces": {
                 call: {
                     "decisions": t.decisions,
@@ -309,14 +316,14 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
                 user_turn_strategies=UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn)]),
             ),
         )
-        llm = OpenAILLMService(
-            api_key="bench",
-            base_url=llm_url,
-            settings=OpenAILLMService.Settings(model="bench", system_instruction="You book appointments."),
-        )
-        recording = AudioBufferProcessor(num_channels=2)
-        pipeline = Pipeline(
-            [
+        if stock:  # Pipecat as its examples lay a phone bot out
+            llm = OpenAILLMService(
+                api_key="bench",
+                base_url=llm_url,
+                settings=OpenAILLMService.Settings(model="bench", system_instruction="You book appointments."),
+            )
+            recording = AudioBufferProcessor(num_channels=2)
+            processors = [
                 transport.input(),
                 StandInSTT(),
                 aggregators.user(),
@@ -326,19 +333,29 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
                 recording,
                 aggregators.assistant(),
             ]
-        )
-        worker = PipelineWorker(
-            pipeline,
-            params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
-            cancel_on_idle_timeout=False,
-            enable_rtvi=False,
-            # Pipecat's two default observers (turn tracking, idle watch) see every frame push.
-            **({} if observers else {"enable_turn_tracking": False, "idle_timeout_secs": None}),
-        )
+            worker = PipelineWorker(
+                Pipeline(processors),
+                params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
+                cancel_on_idle_timeout=False,
+                enable_rtvi=False,
+                # Pipecat's two default observers (turn tracking, idle watch) see every frame push.
+                **({} if observers else {"enable_turn_tracking": False, "idle_timeout_secs": None}),
+            )
 
-        @transport.event_handler("on_client_connected")
-        async def connected(*_) -> None:
-            await recording.start_recording()
+            @transport.event_handler("on_client_connected")
+            async def connected(*_) -> None:
+                await recording.start_recording()
+
+        else:  # openrevox's PhoneSession layout and worker, its gate open
+            gate = phone_call.AgentGate()
+            gate.is_open = True
+            llm = session.make_llm(LLMEndpoint(llm_url, "bench", "bench"))
+            agent = [gate, llm, phone_call.TurnText(), StandInTTS(trace)]
+            worker = session.pipeline_worker(
+                phone_call.phone_processors(
+                    transport, StandInSTT(), aggregators.user(), agent, phone_call.CallTracks(), aggregators.assistant()
+                )
+            )
 
         @transport.event_handler("on_client_disconnected")
         async def disconnected(*_) -> None:
@@ -591,7 +608,10 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
     elapsed = max(last.at - first.at, 1e-9)
     traces = {call: trace for reply in replies for call, trace in reply["traces"].items()}
     lags = [lag for reply in replies for at, lag in reply["lags"] if opened <= at <= closed]
+    vad_runs = sum(reply["vad_batches"][0] for reply in replies if reply["vad_batches"])
+    vad_windows = sum(reply["vad_batches"][1] for reply in replies if reply["vad_batches"])
     return summarize(mode, calls, procs, turns, logs, traces, lags) | {
+        "vad_windows_per_run": vad_windows / vad_runs if vad_runs else float("nan"),
         "window_s": elapsed,
         "cpu_pct": 100 * (sum(last.cpu) - sum(first.cpu)) / elapsed,
         "loop_cpu_pct": 100 * (sum(last.loop_cpu) - sum(first.loop_cpu)) / elapsed,
@@ -697,6 +717,7 @@ def print_row(r: dict) -> None:
         f"CPU {r['cpu_pct']:.0f}% (loop {r['loop_cpu_pct']:.0f}%) {r['cpu_pct_per_call']:.1f}%/call | "
         f"RSS {r['idle_rss_mb']:.0f}->{r['peak_rss_mb']:.0f} MB, {r['mb_per_call']:.1f} MB/call | "
         f"lag p50 {r['lag_p50_ms']:.1f} p99 {r['lag_p99_ms']:.1f} max {r['lag_max_ms']:.0f} ms | "
+        f"VAD windows per model run {r['vad_windows_per_run']:.1f} | "
         f"callers' CPU {r['callers_cpu_pct']:.0f}%, load average {r['load_average']:.1f}"
         + (f" | frames mismatched in {r['misframed']} calls" if r["misframed"] else "")
         + (f" | first error: {r['first_error']}" if r["first_error"] else ""),
@@ -725,7 +746,7 @@ def main() -> None:
     parser.add_argument(
         "--no-default-observers",
         action="store_true",
-        help="PipelineWorker without its turn-tracking and idle observers (to see what they cost)",
+        help="stock mode: PipelineWorker without its turn-tracking and idle observers (to see what they cost)",
     )
     parser.add_argument("--role", choices=["orchestrator", "worker", "llm"], default="orchestrator")
     parser.add_argument("--mode", default="ours", help=argparse.SUPPRESS)

@@ -17,8 +17,12 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   call two threads; VAD hands every 20 ms frame to its call's thread, which costs ~3x the model
   itself and, at 35 calls in a process, starves the event loop into collapse. Here each model is
   one session per process; a call keeps only its own recurrent state and audio buffer.
-- Silero runs inline on the event loop: one 32 ms window is ~0.1 ms of CPU, less than a thread
-  hop costs (`bench/agent.py` prints both at start), so the loop is blocked ~0.1 ms at a time.
+- Silero runs on the event loop, batched: the windows that calls complete during one turn of
+  the loop are scored by one `session.run` at the start of the next (a window waits for no
+  timer, only for the loop's other ready work). A run costs ~0.2 ms whatever it holds up to a
+  batch of 16 (~0.06 ms a window then), and a busy loop is exactly when windows pile up, so the
+  model's cost per call falls as calls are added. A thread hop per window, as stock does, costs
+  more than the model (`bench/agent.py` prints both at start).
 - Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on one thread per process,
   in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
   per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
@@ -41,9 +45,11 @@ Parameters (why these):
 from __future__ import annotations
 
 import asyncio
+import logging
 import queue
 import threading
 import time
+import weakref
 from importlib import resources
 
 import numpy as np
@@ -59,6 +65,8 @@ from pipecat.metrics.metrics import MetricsData, TurnMetricsData
 PHONE_SAMPLE_RATE = 8000
 VAD_PARAMS = VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2, min_volume=0.6)
 TURN_PARAMS = SmartTurnParams(stop_secs=1.5)
+
+log = logging.getLogger("openrevox.agent")
 
 _SMART_TURN_RATE = 16000  # the model hears 16 kHz audio ...
 _SMART_TURN_SECS = 8  # ... the last 8 s of it, zero-padded in front when shorter
@@ -119,8 +127,69 @@ class _SileroState(SileroOnnxModel):
         self.reset_states()
 
 
+class SileroBatches:
+    """Scores the Silero windows of many calls with one model run per turn of the event loop.
+    Each call's recurrent state and audio context stay its own (`_SileroState`): a batch row
+    carries them in and out, as `SileroOnnxModel.__call__` does for a batch of one."""
+
+    def __init__(self, session: ort.InferenceSession) -> None:
+        self.session = session
+        self.runs = self.windows = 0  # model runs and the windows they scored, since start
+        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> waiting windows
+
+    def score(self, model: _SileroState, window: np.ndarray, sample_rate: int) -> asyncio.Future:
+        """The speech confidence of `window` (float32, one Silero window) as `model` hears it."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        waiting = self._pending.setdefault(loop, [])
+        if not waiting:
+            loop.call_soon(self._run, loop)
+        waiting.append((model, window, sample_rate, future))
+        return future
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiting = self._pending.pop(loop, [])
+        for sample_rate in {rate for _, _, rate, _ in waiting}:
+            batch = [(model, window, future) for model, window, rate, future in waiting if rate == sample_rate]
+            try:
+                confidences = self._score_batch([(model, window) for model, window, _ in batch], sample_rate)
+            except Exception as error:  # each call's VAD logs it and hears silence, as stock does
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, _, future), confidence in zip(batch, confidences, strict=True):
+                if not future.done():  # not cancelled by a call that ended meanwhile
+                    future.set_result(confidence)
+
+    def _score_batch(self, batch: list[tuple[_SileroState, np.ndarray]], sample_rate: int) -> list[float]:
+        context_size = 64 if sample_rate == 16000 else 32
+        for model, _ in batch:
+            if model._last_sr and model._last_sr != sample_rate:
+                model.reset_states()
+        # A row: the call's context (the tail of its last window; zeros after a reset), its window.
+        empty = np.zeros(context_size, np.float32)
+        inputs = np.stack([np.concatenate((model._context[0] if model._context.size else empty, window)) for model, window in batch])
+        state = np.concatenate([model._state for model, _ in batch], axis=1)
+        out, state = self.session.run(None, {"input": inputs, "state": state, "sr": np.array(sample_rate, dtype="int64")})
+        for row, (model, _) in enumerate(batch):
+            model._state = state[:, row : row + 1].copy()
+            model._context = inputs[row : row + 1, -context_size:].copy()
+            model._last_sr, model._last_batch_size = sample_rate, 1
+        self.runs += 1
+        self.windows += len(batch)
+        return [float(c) for c in out[:, 0]]
+
+
+_silero_batches = _once(lambda: SileroBatches(_silero_session()))
+
+
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
-    """`SileroVADAnalyzer` on the process's Silero session, analyzing inline on the event loop."""
+    """`SileroVADAnalyzer` on the process's Silero session, its windows scored in the process's
+    batches. Audio comes in frames shorter than a window (20 ms against 32 ms at 8 kHz), so a
+    frame completes at most one window, scored before Pipecat's own `_run_analyzer` takes the
+    frame and asks `voice_confidence` for it: the same decisions as stock, window by window. A
+    longer buffer (never on a phone line) is scored inline, one window at a time."""
 
     def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
         # Not SileroVADAnalyzer.__init__: it would load a session of this call's own.
@@ -128,9 +197,25 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = _SileroState(_silero_session())
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self._scored: float | None = None  # the confidence of the window this frame completes
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
+        window_bytes = self._vad_frames_num_bytes
+        if len(buffer) <= window_bytes <= len(self._vad_buffer) + len(buffer):
+            window = np.frombuffer((self._vad_buffer + buffer)[:window_bytes], np.int16).astype(np.float32) / 32768.0
+            try:
+                self._scored = await _silero_batches().score(self._model, window, self.sample_rate)
+            except Exception as error:
+                log.error("Silero VAD failed on a window: %s", error)
+                self._scored = 0.0
         return self._run_analyzer(buffer)
+
+    def voice_confidence(self, buffer: bytes) -> float:
+        if self._scored is None:
+            return super().voice_confidence(buffer)
+        confidence, self._scored = self._scored, None
+        self._maybe_reset_model(confidence)
+        return confidence
 
 
 def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:

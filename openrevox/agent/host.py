@@ -73,7 +73,7 @@ class AgentHost:
         record = AttemptRecord(self.engine, attempt_id)
         session = PhoneSession(call, record, websocket, serializer, stt=self.stt_factory())
         ended = await session.run()
-        await self._after_call(session, record, session.recorder.wav)
+        await self._after_call(session, record, session.tracks.recorder.wav)
         return ended
 
     async def _after_call(self, session: AgentSession, record: AttemptRecord, make_wav) -> None:

@@ -1,23 +1,33 @@
 """The phone edge: a carrier's media websocket (Twilio, Telnyx) through Pipecat's transport and the
 carrier's serializer, at 8 kHz.
 
-    transport in → STT → user turns (shared Silero VAD + Smart Turn) → gate → LLM → TTS →
-    transport out → recording → assistant turns
+    transport in → STT → user turns (shared Silero VAD + Smart Turn) → callee's track →
+    gate → LLM → TTS → transport out → agent's track → assistant turns
 
 The gate holds the agent until the callee's first utterance has said who answered (or a few
 seconds of silence have passed): a voicemail greeting never hears a sales pitch. The recording
-keeps both sides, callee left and agent right.
+keeps both sides, callee left and agent right, each taken where its audio's trip ends: the
+callee's 20 ms frames go no further than the turn detection, since each processor they crossed
+would cost CPU on every frame for nothing (bench/agent.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from pipecat.audio.dtmf.types import KeypadEntry
-from pipecat.frames.frames import Frame, LLMContextFrame, LLMTextFrame, OutputDTMFUrgentFrame, TTSSpeakFrame
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    LLMContextFrame,
+    LLMTextFrame,
+    OutputAudioRawFrame,
+    OutputDTMFUrgentFrame,
+    TTSSpeakFrame,
+)
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
-from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
@@ -69,6 +79,45 @@ class TurnText(FrameProcessor):
         return text
 
 
+class CallTracks:
+    """The call's stereo recording, fed by two taps: `callee` ends the callee's audio (placed after
+    the user aggregator), `agent` ends the agent's (placed after the transport sent it, with the
+    background mixed in). Audio lands at its time since the first frame either tap saw."""
+
+    def __init__(self, sample_rate: int = PHONE_SAMPLE_RATE) -> None:
+        self.recorder = recording.StereoRecorder(sample_rate)
+        self._start: float | None = None
+        self.callee = TrackTap(self, recording.CALLEE, InputAudioRawFrame)
+        self.agent = TrackTap(self, recording.AGENT, OutputAudioRawFrame)
+
+    def add(self, track: recording.Track, audio: bytes) -> None:
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        self.recorder.add(track, audio, now - self._start)
+
+
+class TrackTap(FrameProcessor):
+    """Takes one side's audio frames off the pipeline into the recording; passes the rest on."""
+
+    def __init__(self, tracks: CallTracks, track: recording.Track, audio: type[Frame]) -> None:
+        super().__init__(name=f"{track}-track")
+        self.tracks, self.track, self.audio = tracks, track, audio
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, self.audio):
+            self.tracks.add(self.track, frame.audio)
+        else:
+            await self.push_frame(frame, direction)
+
+
+def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks, assistant_turns) -> list:  # noqa: ANN001
+    """The phone pipeline's layout (the module's docstring), `agent` being gate, LLM and TTS."""
+    ears = [transport.input(), *([stt] if stt else []), user_turns, tracks.callee]
+    return [*ears, *agent, transport.output(), tracks.agent, assistant_turns]
+
+
 class PhoneSession(AgentSession):
     def __init__(self, call: AgentCall, record: AttemptRecord, websocket, serializer, stt=None) -> None:  # noqa: ANN001
         super().__init__(call, record)
@@ -89,9 +138,7 @@ class PhoneSession(AgentSession):
         self.tts = tts_service(call.assistant.get("voice"))
         self.gate = AgentGate()
         self.turn = TurnText()
-        self.recorder = recording.StereoRecorder(PHONE_SAMPLE_RATE)
-        self.audio = AudioBufferProcessor(sample_rate=PHONE_SAMPLE_RATE, num_channels=2)
-        self.audio.add_event_handler("on_track_audio_data", self._on_track_audio)
+        self.tracks = CallTracks()
         self._first_utterance: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.aggregators.user().add_event_handler("on_user_turn_stopped", self._on_user_turn)
 
@@ -100,12 +147,10 @@ class PhoneSession(AgentSession):
         return {"user_params": LLMUserAggregatorParams(vad_analyzer=vad_analyzer(), user_turn_strategies=strategies)}
 
     def processors(self) -> list:
-        ears = [self.transport.input(), *([self.stt] if self.stt else []), self.aggregators.user()]
-        voice = [self.gate, self.llm, self.turn, self.tts, self.transport.output(), self.audio, self.aggregators.assistant()]
-        return ears + voice
+        agent = [self.gate, self.llm, self.turn, self.tts]
+        return phone_processors(self.transport, self.stt, self.aggregators.user(), agent, self.tracks, self.aggregators.assistant())
 
     async def converse(self) -> None:
-        await self.audio.start_recording()
         try:
             first = await asyncio.wait_for(asyncio.shield(self._first_utterance), FIRST_UTTERANCE_WAIT)
         except TimeoutError:
@@ -129,10 +174,6 @@ class PhoneSession(AgentSession):
     async def _on_disconnected(self, transport, client) -> None:
         self.finish("user")
 
-    async def _on_track_audio(self, buffer, user_audio: bytes, bot_audio: bytes, sample_rate: int, channels: int) -> None:
-        self.recorder.add(recording.CALLEE, user_audio, 0.0)
-        self.recorder.add(recording.AGENT, bot_audio, 0.0)
-
     async def say(self, text: str) -> None:
         await self.worker.queue_frame(TTSSpeakFrame(text))
         await asyncio.sleep(speaking_secs(text) + 0.5)
@@ -142,8 +183,3 @@ class PhoneSession(AgentSession):
 
     async def transfer(self, to_phone_number: str) -> None:
         """The carrier transfers the line once the session returns its outcome."""
-
-    async def stop(self) -> bytes:
-        """The stereo WAV of the call so far."""
-        await self.audio.stop_recording()
-        return self.recorder.wav()

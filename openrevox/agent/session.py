@@ -81,6 +81,20 @@ def make_llm(endpoint: LLMEndpoint | None) -> LLMService:
     )
 
 
+def pipeline_worker(processors: list) -> PipelineWorker:
+    """A call's PipelineWorker, as every session (and bench/agent.py) runs it."""
+    return PipelineWorker(
+        Pipeline(processors),
+        params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
+        cancel_on_idle_timeout=False,
+        enable_rtvi=False,
+        # The worker's default observers cost ~20 % of a call's CPU (bench/agent.py): the
+        # session keeps its own record of turns, and a call's end is the carrier's or ours.
+        enable_turn_tracking=False,
+        idle_timeout_secs=None,
+    )
+
+
 class AgentSession:
     """The call-independent half of a session; subclasses add the edge (hearing, speaking)."""
 
@@ -134,16 +148,7 @@ class AgentSession:
 
     async def run(self) -> Outcome:
         """Run the pipeline and the conversation; the max call duration ends it as `system`."""
-        self.worker = PipelineWorker(
-            Pipeline(self.processors()),
-            params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
-            cancel_on_idle_timeout=False,
-            enable_rtvi=False,
-            # The worker's default observers cost ~20 % of a call's CPU (bench/agent.py): the
-            # session keeps its own record of turns, and a call's end is the carrier's or ours.
-            enable_turn_tracking=False,
-            idle_timeout_secs=None,
-        )
+        self.worker = pipeline_worker(self.processors())
         started = asyncio.Event()
 
         async def on_started(*_) -> None:

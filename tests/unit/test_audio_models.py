@@ -15,6 +15,7 @@ from pipecat.audio.vad.vad_analyzer import VADState
 
 from openrevox.agent.audio_models import (
     PHONE_SAMPLE_RATE,
+    _silero_batches,
     TURN_PARAMS,
     VAD_PARAMS,
     turn_analyzer,
@@ -96,6 +97,32 @@ def test_calls_sharing_the_vad_model_keep_their_own_state(conversation):
 
     assert heard == asyncio.run(vad_states(stock_vad(), conversation))
     assert set(silent) == {VADState.QUIET}
+
+
+def test_concurrent_calls_are_scored_in_shared_batches_and_each_decides_as_stock(conversation):
+    """Four calls whose frames arrive together, as on a busy worker: their windows go through the
+    model in batches, and each call's decisions are stock Silero's on its own audio."""
+    silence = bytes(len(conversation))
+    lines = [conversation, silence, conversation[::-1], conversation]  # reversed: other audio, same volume
+
+    async def together():
+        calls = [ready(vad_analyzer()) for _ in lines]
+        batches = _silero_batches()
+        runs, windows = batches.runs, batches.windows
+        heard: list[list[VADState]] = [[] for _ in lines]
+        for frame_set in zip(*(frames(line) for line in lines), strict=True):
+            states = await asyncio.gather(*(call.analyze_audio(f) for call, f in zip(calls, frame_set, strict=True)))
+            for seen, state in zip(heard, states, strict=True):
+                seen.append(state)
+        return heard, batches.runs - runs, batches.windows - windows
+
+    heard, runs, windows = asyncio.run(together())
+
+    for line, states in zip(lines, heard, strict=True):
+        assert states == asyncio.run(vad_states(stock_vad(), line))
+    heard_bytes = sum(len(frame) for frame in frames(conversation))
+    assert windows == 4 * (heard_bytes // 512)  # every 32 ms window of every call, once
+    assert runs == windows // 4  # four calls' windows per model run
 
 
 class FrameClock:
