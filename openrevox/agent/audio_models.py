@@ -23,7 +23,7 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   batch of 16 (~0.06 ms a window then), and a busy loop is exactly when windows pile up, so the
   model's cost per call falls as calls are added. A thread hop per window, as stock does, costs
   more than the model (`bench/agent.py` prints both at start).
-- Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on one thread per process,
+- Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on two threads per process,
   in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
   per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
   a batch makes every caller in it wait for the last. On a quiet core its time hides behind the
@@ -68,6 +68,10 @@ TURN_PARAMS = SmartTurnParams(stop_secs=1.5)
 
 log = logging.getLogger("openrevox.agent")
 
+# Verdicts come in bursts (several calls' turns end together); a second thread serves the next
+# one while the first runs (ONNX Runtime releases the GIL): at 25 calls per process it cut the
+# verdict wait p95 from ~1.1 s to ~0.4 s (docs/benchmarks.md).
+SMART_TURN_THREADS = 2
 _SMART_TURN_RATE = 16000  # the model hears 16 kHz audio ...
 _SMART_TURN_SECS = 8  # ... the last 8 s of it, zero-padded in front when shorter
 
@@ -230,12 +234,13 @@ def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 class SmartTurnModel:
-    """Smart Turn v3 loaded once, run by one thread that serves requests in arrival order."""
+    """Smart Turn v3 loaded once, run by SMART_TURN_THREADS threads serving requests in arrival order."""
 
     def __init__(self) -> None:
         self._session = _session("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        threading.Thread(target=self._serve, name="smart-turn", daemon=True).start()
+        for n in range(SMART_TURN_THREADS):
+            threading.Thread(target=self._serve, name=f"smart-turn-{n}", daemon=True).start()
 
     def probability(self, features: np.ndarray) -> float:
         """The probability that the speech whose features these are is a complete turn."""
