@@ -87,12 +87,14 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits={"/campaigns": campaign_limit}
     )
-    app.include_router(api.router)
-    web.install(app, settings)
-    app.include_router(recordings_api.router)  # its own auth: a signed link or the owner's key
 
+    # First of all routes: a request is matched against the routes in order, and load balancers
+    # ask for this one the most.
     @app.get("/health", tags=["health"], summary="200 when the server is ready")
     async def health() -> dict:
         return {"status": "ok"}
 
+    app.include_router(api.router)
+    web.install(app, settings)
+    app.include_router(recordings_api.router)  # its own auth: a signed link or the owner's key
     return app

@@ -19,6 +19,7 @@ from phonenumbers import timezone as phone_timezones
 
 # How far ahead next_moment_in_window looks before deciding the zones never agree.
 SEARCH_HORIZON = timedelta(days=8)
+_FIRST_LOOK = timedelta(days=1)
 # Offset changes are found by sampling at this step, then bisecting to the second.
 _OFFSET_SAMPLE_STEP = 6 * 3600
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -210,16 +211,21 @@ def next_moment_in_window(config: RetryConfig, zones: tuple[ZoneInfo, ...], earl
 
 def _first_inside(config: RetryConfig, zones: tuple[ZoneInfo, ...], start: datetime) -> datetime | None:
     # The inside set is a union of [a, b) intervals, and each `a` is where some zone's wall clock
-    # reaches a window start (either fold) or jumps at an offset change. So the answer is the
-    # earliest such candidate, or `start` itself, that window_at accepts.
-    horizon = start + SEARCH_HORIZON
-    candidates = {start}
-    for zone in zones:
-        candidates.update(_window_starts(config, zone, start, horizon))
-        candidates.update(_offset_changes(zone, start, horizon))
-    for candidate in sorted(c for c in candidates if start <= c <= horizon):
-        if window_at(config, zones, candidate) is not None:
-            return candidate
+    # reaches a window start (either fold) or jumps at an offset change. So the answer is `start`
+    # itself or the earliest such candidate after it that window_at accepts. Most answers lie
+    # within a day: candidates up to then are tried before the whole horizon's (the earliest
+    # accepted one in a shorter range is the earliest of all, as every candidate in it is tried).
+    if window_at(config, zones, start) is not None:
+        return start
+    for horizon in (_FIRST_LOOK, SEARCH_HORIZON):
+        end = start + horizon
+        candidates: set[datetime] = set()
+        for zone in zones:
+            candidates.update(_window_starts(config, zone, start, end))
+            candidates.update(_offset_changes(zone, start, end))
+        for candidate in sorted(c for c in candidates if start < c <= end):
+            if window_at(config, zones, candidate) is not None:
+                return candidate
     return None
 
 
