@@ -350,7 +350,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
             gate = phone_call.AgentGate()
             gate.is_open = True
             llm = session.make_llm(LLMEndpoint(llm_url, "bench", "bench"))
-            agent = [gate, llm, phone_call.TurnText(), StandInTTS(trace)]
+            agent = [gate, llm, phone_call.AgentSpeech(), StandInTTS(trace)]
             worker = session.pipeline_worker(
                 phone_call.phone_processors(
                     transport, StandInSTT(), aggregators.user(), agent, phone_call.CallTracks(), aggregators.assistant()

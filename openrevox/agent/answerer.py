@@ -17,7 +17,8 @@ VOICEMAIL = re.compile(
 # Greetings that also open phone menus ("You've reached Acme, press 1..."): voicemail only when
 # no menu follows.
 MAYBE_VOICEMAIL = re.compile(
-    r"can'?t (take|come to) (your|the) (call|phone)|not available|unavailable right now|you'?ve reached",
+    r"(can'?t|cannot|can not) (take|come to) (your|the) (call|phone)|not available|unavailable right now|"
+    r"you'?ve reached|you have reached",
     re.IGNORECASE,
 )
 IOS_SCREENING = re.compile(

@@ -19,6 +19,8 @@ import time
 
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
     LLMContextFrame,
@@ -44,6 +46,8 @@ from openrevox.agent.voices import tts_service
 log = logging.getLogger("openrevox.agent")
 
 FIRST_UTTERANCE_WAIT = 4.0  # seconds of silence after the answer before the agent speaks anyway
+FIRST_UTTERANCE_LONGEST = 40.0  # seconds the callee's first turn may last once begun (voicemail greetings)
+SAY_TIMEOUT_MARGIN = 5.0  # seconds beyond a sentence's usual length to wait for its end: TTS latency
 
 
 class AgentGate(FrameProcessor):
@@ -60,23 +64,42 @@ class AgentGate(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-class TurnText(FrameProcessor):
-    """The text sent to TTS in the current turn: what the agent started saying, even when the
-    callee cut it short (Pipecat then records an empty turn)."""
+class AgentSpeech(FrameProcessor):
+    """What the agent says, seen before TTS: the text of the current turn (what the agent started
+    saying, even when the callee cut it short and Pipecat records an empty turn), and when its
+    speech ends (the output transport's bot-stopped-speaking, coming back upstream)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pending: list[str] = []
+        self.speaking = False
+        self._waiting: list[tuple[asyncio.Future, bool]] = []  # (future, its speech has started)
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMTextFrame | TTSSpeakFrame):
             self.pending.append(frame.text)
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self.speaking = True
+            self._waiting = [(future, True) for future, _ in self._waiting]
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self.speaking = False
+            for future, started in self._waiting:
+                if started and not future.done():
+                    future.set_result(None)
+            self._waiting = [(future, started) for future, started in self._waiting if not started]
         await self.push_frame(frame, direction)
 
     def take(self) -> str:
         text, self.pending = "".join(self.pending).strip(), []
         return text
+
+    def speech_end(self) -> asyncio.Future:
+        """Done when the agent next stops speaking: the end of what it says now, or of what it is
+        about to say."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((future, self.speaking))
+        return future
 
 
 class CallTracks:
@@ -137,9 +160,11 @@ class PhoneSession(AgentSession):
         self.stt = stt
         self.tts = tts_service(call.assistant.get("voice"))
         self.gate = AgentGate()
-        self.turn = TurnText()
+        self.speech = AgentSpeech()
         self.tracks = CallTracks()
         self._first_utterance: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._callee_spoke = asyncio.Event()
+        self.aggregators.user().add_event_handler("on_user_turn_started", self._on_user_turn_started)
         self.aggregators.user().add_event_handler("on_user_turn_stopped", self._on_user_turn)
 
     def aggregator_params(self) -> dict:
@@ -147,20 +172,36 @@ class PhoneSession(AgentSession):
         return {"user_params": LLMUserAggregatorParams(vad_analyzer=vad_analyzer(), user_turn_strategies=strategies)}
 
     def processors(self) -> list:
-        agent = [self.gate, self.llm, self.turn, self.tts]
+        agent = [self.gate, self.llm, self.speech, self.tts]
         return phone_processors(self.transport, self.stt, self.aggregators.user(), agent, self.tracks, self.aggregators.assistant())
 
     async def converse(self) -> None:
-        try:
-            first = await asyncio.wait_for(asyncio.shield(self._first_utterance), FIRST_UTTERANCE_WAIT)
-        except TimeoutError:
-            first = None
+        first = await self._hear_first_utterance()
         self.gate.is_open = True
         if await self.answer(first):
             await asyncio.Event().wait()  # the conversation runs in the pipeline until an outcome
 
+    async def _hear_first_utterance(self) -> str | None:
+        """The callee's first turn, however long once begun; None if they say nothing at first."""
+        spoke = asyncio.create_task(self._callee_spoke.wait())
+        try:
+            await asyncio.wait({spoke, self._first_utterance}, timeout=FIRST_UTTERANCE_WAIT)
+        finally:
+            spoke.cancel()
+        if self._first_utterance.done():
+            return self._first_utterance.result()
+        if not self._callee_spoke.is_set():
+            return None
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._first_utterance), FIRST_UTTERANCE_LONGEST)
+        except TimeoutError:
+            return None
+
+    async def _on_user_turn_started(self, aggregator, strategy) -> None:  # noqa: ANN001
+        self._callee_spoke.set()
+
     def turn_text(self, message) -> str:  # noqa: ANN001
-        started = self.turn.take()
+        started = self.speech.take()
         return (message.content or "").strip() or (started if message.interrupted else "")
 
     async def _on_user_turn(self, aggregator, strategy, message) -> None:
@@ -175,8 +216,14 @@ class PhoneSession(AgentSession):
         self.finish("user")
 
     async def say(self, text: str) -> None:
+        """Speak `text`; returns once it was heard to its end (or after about as long as it takes
+        to say, should the line never report it)."""
+        spoken = self.speech.speech_end()
         await self.worker.queue_frame(TTSSpeakFrame(text))
-        await asyncio.sleep(speaking_secs(text) + 0.5)
+        try:
+            await asyncio.wait_for(spoken, speaking_secs(text) + SAY_TIMEOUT_MARGIN)
+        except TimeoutError:
+            log.warning("no end of speech reported for %r; going on", text[:40])
 
     async def send_dtmf(self, digits: str) -> None:
         await self.worker.queue_frame(OutputDTMFUrgentFrame(buttons=[KeypadEntry(d) for d in digits]))

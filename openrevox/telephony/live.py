@@ -96,7 +96,10 @@ class LiveCarrier(ABC):
     (the carrier's news of the hang-up that follows then changes nothing), then the carrier is
     asked to act on its call id."""
 
-    live: LiveCalls
+    def __init__(self, live: LiveCalls, public_url: str) -> None:
+        self.live = live
+        self.events: CallEvents = live.events
+        self.public_url = public_url.rstrip("/")  # where the carrier reaches our webhooks and media
 
     @abstractmethod
     async def hang_up_at_carrier(self, call_id: str, status: str) -> None:
@@ -109,7 +112,7 @@ class LiveCarrier(ABC):
         live = await self.live.live_call(attempt_id)
         if live is not None:
             status, call_id = live
-            await self.live.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
+            await self.events.ended(attempt_id, self.live.clock(), ended_by, end_reason)
             if call_id:
                 await self.hang_up_at_carrier(call_id, status)
         self.live.ids.pop(attempt_id, None)
@@ -119,7 +122,7 @@ class LiveCarrier(ABC):
         live = await self.live.live_call(attempt_id)
         if live is None or live[1] is None:
             return
-        await self.live.events.ended(attempt_id, self.live.clock(), "agent", "transfer")
+        await self.events.ended(attempt_id, self.live.clock(), "agent", "transfer")
         await self.transfer_at_carrier(live[1], to_phone_number)
 
     def live_calls(self) -> set[str]:

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import httpx
 from pipecat.serializers.telnyx import TelnyxFrameSerializer
 
-from openrevox.telephony.base import AccountNumber, CallEvents, DialFailed, DialRequest
+from openrevox.telephony.base import AccountNumber, DialFailed, DialRequest
 from openrevox.telephony.live import LiveCalls, LiveCarrier, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_telnyx_signature
 from openrevox.telephony.sip import dial_error_for_sip
@@ -96,12 +96,10 @@ class TelnyxCarrier(LiveCarrier):
         public_url: str,
         timeout: float,
     ) -> None:
-        self.live = live
-        self.events: CallEvents = live.events
+        super().__init__(live, public_url)
         self.api_key = api_key
         self.connection_id = connection_id
         self.public_key = public_key
-        self.public_url = public_url.rstrip("/")
         self.http = httpx.AsyncClient(
             base_url=api_url.rstrip("/") + "/v2", headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
         )

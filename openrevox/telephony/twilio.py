@@ -21,7 +21,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
-from openrevox.telephony.base import AccountNumber, CallEvents, DialFailed, DialRequest
+from openrevox.telephony.base import AccountNumber, DialFailed, DialRequest
 from openrevox.telephony.live import LiveCalls, LiveCarrier, NotesStop
 from openrevox.telephony.signatures import media_token, valid_media_token, valid_twilio_signature
 from openrevox.telephony.sip import dial_error_for_sip
@@ -94,12 +94,10 @@ class TwilioCarrier(LiveCarrier):
         public_url: str,
         timeout: float,
     ) -> None:
-        self.live = live
-        self.events: CallEvents = live.events
+        super().__init__(live, public_url)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_url = api_url
-        self.public_url = public_url.rstrip("/")
         self.http = HttpxTwilioClient(api_url, timeout)
         self.client = Client(account_sid, auth_token, http_client=self.http)
 

@@ -5,6 +5,8 @@ answers with synthesized audio, and sends `clear` when the callee talks over it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import time
 import uuid
@@ -28,6 +30,8 @@ from openrevox.phone_numbers import service as phone_numbers
 
 OUR_NUMBER = "+14155550100"
 CALLEE_SAYS = ("Hello? Who is this?", "Sorry, can you call me back later?")
+GREETING = "Hi, you have reached Sam. I cannot take your call right now, please leave a message after the tone."
+VOICEMAIL_MESSAGE = "Hello Sam, this is Ada from Sunny Solar. Please call us back when you can. Thank you, goodbye."
 OPENING = "Hi, this is Ada from Sunny Solar, calling about the solar panels you asked us about last week."
 
 
@@ -45,10 +49,23 @@ class TalkingCallee(FakeTwilio):
         await media.stop()
 
 
-@pytest.fixture
-def stack(tmp_path):
+class VoicemailBox(FakeTwilio):
+    """Plays its greeting, then records whatever comes until the caller hangs up; notes how much
+    of the agent's audio had arrived when the hang-up came."""
+
+    async def converse(self, call, script: str = "answer") -> None:  # noqa: ANN001
+        call.media = media = self.media_client(call)
+        await media.connect()
+        await media.stream_pcm(speech.synthesize(GREETING, speech.CALLEE_VOICE) + bytes(2 * 8000))
+        await asyncio.wait_for(call.hung_up.wait(), 30)
+        call.heard_at_hang_up = len(media.media())
+
+
+@contextlib.contextmanager
+def running(tmp_path, callee: FakeTwilio, heard: tuple[str, ...]):
+    """openrevox on a real port, dialing `callee`, whose words the STT hears as `heard`."""
     port, api_key = free_port(), f"sk_test_{uuid.uuid4().hex}"
-    with ScriptedLLM(responder=lambda body: Reply.text("No problem, I will call you back.")) as llm, TalkingCallee() as twilio:
+    with ScriptedLLM(responder=lambda body: Reply.text("No problem, I will call you back.")) as llm, callee as twilio:
         settings = Settings(
             data_dir=tmp_path, database_url=database_url_for("sqlite", tmp_path), api_key=api_key,
             public_url=f"http://127.0.0.1:{port}", twilio_account_sid=twilio.account_sid,
@@ -58,7 +75,7 @@ def stack(tmp_path):
         app = create_app(settings)
         with ThreadedServer(app, "openrevox", port) as server:
             # The callee's words as a cloud STT would hear them, after VAD and turn detection.
-            app.state.services.agent.stt_factory = lambda: ScriptedSTT(list(CALLEE_SAYS))
+            app.state.services.agent.stt_factory = lambda: ScriptedSTT(list(heard))
 
             async def add_number() -> None:
                 async with app.state.engine.begin() as conn:
@@ -68,6 +85,20 @@ def stack(tmp_path):
             yield twilio, Revox(api_key=api_key, base_url=server.url), api_key
 
 
+@pytest.fixture
+def stack(tmp_path):
+    with running(tmp_path, TalkingCallee(), CALLEE_SAYS) as parts:
+        yield parts
+
+
+def wait_over(revox: Revox, call_id: str, seconds: float = 40):  # noqa: ANN201
+    deadline = time.monotonic() + seconds
+    while (call := revox.call.retrieve(call_id).call).status not in ("completed", "errored"):
+        assert time.monotonic() < deadline, [(a.result, a.status, a.transcript) for a in call.call_attempts]
+        time.sleep(0.2)
+    return call
+
+
 def test_agent_speaks_on_the_media_stream_and_clears_on_barge_in(stack):
     twilio, revox, api_key = stack
     retry = {"calling_windows": [{"calling_window_start_time": "00:00", "calling_window_end_time": "00:00", "retry_delay_seconds": 0}], "max_retry_attempts": 0}  # fmt: skip
@@ -75,10 +106,7 @@ def test_agent_speaks_on_the_media_stream_and_clears_on_barge_in(stack):
         phone_number="+12025550123",
         assistant={"prompt": "Sell panels.", "first_sentence_mode": "static", "first_sentence": OPENING, "call_retry_config": retry},
     ).call.id
-    deadline = time.monotonic() + 40
-    while (call := revox.call.retrieve(call_id).call).status not in ("completed", "errored"):
-        assert time.monotonic() < deadline, call
-        time.sleep(0.2)
+    call = wait_over(revox, call_id)
 
     (twilio_call,) = twilio.calls_to("+12025550123")
     twilio.wait_done(twilio_call)
@@ -100,3 +128,23 @@ def test_agent_speaks_on_the_media_stream_and_clears_on_barge_in(stack):
         assert wav.getnchannels() == 2
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, 2)
     assert np.abs(pcm[:, 0]).max() > 1000 and np.abs(pcm[:, 1]).max() > 1000
+
+
+def test_a_voicemail_hears_the_whole_message_before_the_agent_hangs_up(tmp_path):
+    retry = {"calling_windows": [{"calling_window_start_time": "00:00", "calling_window_end_time": "00:00", "retry_delay_seconds": 0}], "max_retry_attempts": 0}  # fmt: skip
+    with running(tmp_path, VoicemailBox(), (GREETING,)) as (twilio, revox, _):
+        call_id = revox.call.create(
+            phone_number="+12025550123",
+            assistant={"prompt": "Sell panels.", "voicemail_message": VOICEMAIL_MESSAGE, "call_retry_config": retry},
+        ).call.id
+        call = wait_over(revox, call_id)
+        (twilio_call,) = twilio.calls_to("+12025550123")
+        twilio.wait_done(twilio_call)
+
+    attempt = call.call_attempts[0]
+    assert attempt.result == "voicemail"
+    assert (attempt.ended_by, attempt.end_reason) == ("agent", "voicemail")
+    assert twilio_call.updates[-1]["Status"] == "completed"  # the agent hung up through the REST API
+    # The message played to its end before that: every sample of it had reached the line.
+    message_samples = len(speech.synthesize(VOICEMAIL_MESSAGE, speech.AGENT_VOICE)) // 2
+    assert twilio_call.heard_at_hang_up >= 0.9 * message_samples

@@ -21,6 +21,8 @@ from openrevox.agent.background import background_mixer
         ("Hi, you've reached Sam. Leave a message after the beep.", "voicemail"),
         ("The person you are calling is not available. Please record your message after the tone.", "voicemail"),
         ("You've reached Dr. Lee's office.", "voicemail"),  # a greeting, no menu
+        ("Hi, you have reached Sam.", "voicemail"),  # the greeting cut at its first pause
+        ("Sorry, I cannot take your call right now.", "voicemail"),
         ("Welcome. For sales press 1, for support press 2.", "IVR"),
         ("You've reached Acme. For billing, press 3.", "IVR"),  # a menu behind a greeting
         ("Please listen carefully as our menu options have changed.", "IVR"),
