@@ -6,7 +6,8 @@
      ├── Unauthenticated (401)  missing or unknown API key
      ├── Forbidden (403)        a signed link whose signature is wrong or expired
      ├── NotFound (404)         unknown id, or an id of another organization
-     └── PayloadTooLarge (413)  body over the configured limit
+     ├── PayloadTooLarge (413)  body over the configured limit
+     └── DatabaseUnavailable (503) the database went away mid-request (it restarted): retry
 """
 
 from __future__ import annotations
@@ -65,3 +66,11 @@ class PayloadTooLarge(OpenRevoxError):
 
     status_code = 413
     type = "payload_too_large"
+
+
+class DatabaseUnavailable(OpenRevoxError):
+    """Answered when the database connection was lost under a request (a PostgreSQL restart):
+    nothing was done, the pool reconnects, and the same request can be sent again."""
+
+    status_code = 503
+    type = "service_unavailable"

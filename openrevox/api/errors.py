@@ -7,9 +7,10 @@ import re
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from openrevox.errors import BadRequest, InvalidRequest, OpenRevoxError
+from openrevox.errors import BadRequest, DatabaseUnavailable, InvalidRequest, OpenRevoxError
 
 
 def _error_response(error: OpenRevoxError, headers: dict | None = None) -> JSONResponse:
@@ -62,6 +63,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OpenRevoxError)
     async def _domain(_: Request, exc: OpenRevoxError) -> JSONResponse:
         return _error_response(exc)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            raise exc  # a real fault: the server error it is
+        # The SDKs retry a 503 by themselves, after Retry-After.
+        error = DatabaseUnavailable("The database connection was lost (the database restarted?); send the request again")
+        return _error_response(error, headers={"Retry-After": "1"})
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -42,9 +42,10 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
     with its thread), and writers that take turns in-process (see `_serialize_sqlite_writers`).
 
     PostgreSQL: keep processes x 2 x pool_size under the server's max_connections. No pre-ping:
-    it cost a round trip on every checkout. After the server restarts, the first statement on a dead pooled
-    connection fails (that request answers 500 and the dispatcher retries its pass), and the
-    disconnect invalidates every connection of the pool, so the next ones reconnect."""
+    it cost a round trip on every checkout. After the server restarts, the first statement on a
+    dead pooled connection fails (that request answers 503 with Retry-After, which the SDKs retry,
+    and the dispatcher retries its pass), and the disconnect invalidates every connection of the
+    pool, so the next ones reconnect."""
     if is_sqlite(url):
         path = url.split(":///", 1)[1]
         pool = {}
