@@ -106,6 +106,17 @@ async def clone_assistant(
     return RedirectResponse(f"{PREFIX}/assistants/{copy['id']}", status_code=303)
 
 
+@router.post("/assistants/{assistant_id}/delete")
+async def delete_assistant(
+    request: Request, assistant_id: str, conn: Db, org_id: CurrentOrg, form: CheckedForm
+) -> Response:
+    """Calls already placed keep their copy of the assistant and go on."""
+    name = (await service.fetch(conn, org_id, assistant_id))["name"]
+    await service.delete(conn, org_id, assistant_id)
+    flash(request, f"Deleted '{name}'; calls already placed with it go on")
+    return RedirectResponse(f"{PREFIX}/assistants", status_code=303)
+
+
 def _variables(assistant: dict) -> list[str]:
     """The prompt variables a call with this assistant needs."""
     return list(dict.fromkeys(n for f in orders_service.INTERPOLATED_FIELDS for n in placeholders(assistant.get(f))))

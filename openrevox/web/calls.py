@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.responses import Response
@@ -17,15 +16,13 @@ from openrevox.api.recordings import Links
 from openrevox.assistants import service as assistants_service
 from openrevox.db.types import utcnow
 from openrevox.campaigns import service as campaigns_service
-from openrevox.errors import BadRequest
 from openrevox.orders import service as orders_service
 from openrevox.orders import store as orders_store
 from openrevox.postcall import service as webhooks_service
 from openrevox.recording_links import RecordingLinks
 from openrevox.schemas.calls import ORDER_STATUSES, TERMINAL_STATUSES, CallSearchIn
 from openrevox.web.auth import CheckedForm, CurrentOrg
-from openrevox.web.pages import PREFIX, render
-from openrevox.web.session import flash
+from openrevox.web.pages import Action, render, run_action
 
 router = APIRouter()
 
@@ -136,20 +133,16 @@ async def call_live(request: Request, call_id: str, conn: Db, org_id: CurrentOrg
                                                "poll": following(call, utcnow())})  # fmt: skip
 
 
-ACTIONS = {"cancel": orders_service.cancel, "pause": orders_service.pause, "resume": orders_service.resume}
-DONE = {"cancel": "Call cancelled", "pause": "Call paused", "resume": "Call resumed"}
+ACTIONS: dict[str, Action] = {
+    "cancel": (orders_service.cancel, "Call cancelled"),
+    "pause": (orders_service.pause, "Call paused"),
+    "resume": (orders_service.resume, "Call resumed"),
+}
 
 
 @router.post("/calls/{call_id}/{action}")
 async def call_action(
     request: Request, call_id: str, action: str, conn: Db, org_id: CurrentOrg, form: CheckedForm
 ) -> Response:
-    """Cancel, pause or resume, through the services the API uses."""
-    if action not in ACTIONS:
-        return render(request, "not_found.html", {"what": f"No action '{action}'"}, status_code=404)
-    try:
-        await ACTIONS[action](conn, org_id, call_id)
-        flash(request, DONE[action])
-    except BadRequest as refused:
-        flash(request, refused.message)
-    return RedirectResponse(f"{PREFIX}/calls/{call_id}", status_code=303)
+    """Cancel, pause or resume."""
+    return await run_action(request, ACTIONS, action, f"/calls/{call_id}", conn, org_id, call_id)

@@ -1,4 +1,5 @@
-"""Campaigns: the list, and a campaign's progress chart, statistics funnel and CSV export."""
+"""Campaigns: the list, and a campaign's progress chart, statistics funnel, CSV export, and
+pause / resume / cancel."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from openrevox.campaigns import service
 from openrevox.campaigns import store
 from openrevox.db.types import utcnow
 from openrevox.web import progress
-from openrevox.web.auth import CurrentOrg
-from openrevox.web.pages import render
+from openrevox.web.auth import CheckedForm, CurrentOrg
+from openrevox.web.pages import Action, render, run_action
 
 router = APIRouter()
 
@@ -63,3 +64,18 @@ async def export_campaign(campaign_id: str, conn: Db, org_id: CurrentOrg) -> Res
         export["csv"], media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{export["filename"]}"'},
     )  # fmt: skip
+
+
+ACTIONS: dict[str, Action] = {
+    "cancel": (service.cancel, "Campaign cancelled: no call of it starts again"),
+    "pause": (service.pause, "Campaign paused: live calls finish, no new one starts"),
+    "resume": (service.resume, "Campaign resumed"),
+}
+
+
+@router.post("/campaigns/{campaign_id}/{action}")
+async def campaign_action(
+    request: Request, campaign_id: str, action: str, conn: Db, org_id: CurrentOrg, form: CheckedForm
+) -> Response:
+    """Pause, resume or cancel every call of the campaign not yet over."""
+    return await run_action(request, ACTIONS, action, f"/campaigns/{campaign_id}", conn, org_id, campaign_id)

@@ -6,11 +6,14 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
-from openrevox.web.session import csrf_token, take_flash
+from openrevox.errors import BadRequest
+from openrevox.web.session import csrf_token, flash, take_flash
 
 PREFIX = "/dashboard"
 HERE = Path(__file__).parent
@@ -38,3 +41,22 @@ def render(request: Request, name: str, context: dict, status_code: int = 200) -
     return templates.TemplateResponse(
         request, name, {**context, "csrf_token": csrf_token(request)}, status_code=status_code
     )
+
+
+# A state change a page offers as a button: its service call (given the connection, organization
+# and id) and what to say once done.
+Action = tuple[Callable[..., Awaitable[object]], str]
+
+
+async def run_action(request: Request, actions: dict[str, Action], action: str, back: str, *args: object) -> Response:
+    """Run `actions[action]` through the services the API uses, say how it went on the page at
+    `back` (a refusal in the service's own words), and go there."""
+    if action not in actions:
+        return render(request, "not_found.html", {"what": f"No action '{action}'"}, status_code=404)
+    act, done = actions[action]
+    try:
+        await act(*args)
+        flash(request, done)
+    except BadRequest as refused:
+        flash(request, refused.message)
+    return RedirectResponse(f"{PREFIX}{back}", status_code=303)

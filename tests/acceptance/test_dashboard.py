@@ -260,7 +260,7 @@ def test_call_page_shows_transcript_tool_calls_structured_output_and_webhooks(li
     assert re.search(r'class="badge delivery-(pending|failed)"', page)
 
 
-def test_assistant_forms_create_edit_clone_and_test_call(live: LiveServer, dashboard: Dashboard) -> None:
+def test_assistant_forms_create_edit_clone_delete_and_test_call(live: LiveServer, dashboard: Dashboard) -> None:
     dashboard.get("/dashboard/assistants/new")
     refused = dashboard.post("/dashboard/assistants/new", {"name": "", "prompt": "Hi {{who}}."})
     assert refused.status_code == 422 and 'id="name-error">String should have at least 1 character' in refused.text
@@ -280,6 +280,15 @@ def test_assistant_forms_create_edit_clone_and_test_call(live: LiveServer, dashb
 
     clone = dashboard.post(f"/dashboard/assistants/{assistant_id}/clone")
     assert "Cloned as &#39;Front desk (copy)&#39;" in dashboard.get(clone.headers["location"]).text
+
+    copy_id = clone.headers["location"].rsplit("/", 1)[1]
+    assert 'Delete</button>' in dashboard.get(f"/dashboard/assistants/{copy_id}").text
+    gone = dashboard.post(f"/dashboard/assistants/{copy_id}/delete")
+    assert gone.headers["location"] == "/dashboard/assistants"
+    listing = dashboard.get("/dashboard/assistants").text
+    assert "Deleted &#39;Front desk (copy)&#39;" in listing and f"/assistants/{copy_id}\"" not in listing
+    with live.client() as client:
+        assert client.get(f"/assistants/{copy_id}").status_code == 404
 
     test_page = dashboard.get(f"/dashboard/assistants/{assistant_id}/test-call").text
     assert f'value="{HUMAN}"' in test_page and 'name="prompt_variables.who"' in test_page
@@ -337,3 +346,36 @@ def test_campaign_page_charts_progress_and_exports_csv(live: LiveServer, dashboa
     assert export.headers["content-type"].startswith("text/csv") and "attachment" in export.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(export.text)))
     assert [r["phone_number"] for r in rows] == [c["to_phone_number"] for c in contacts]
+
+
+def test_campaign_pause_resume_and_cancel_go_through_the_services(live: LiveServer, dashboard: Dashboard) -> None:
+    # Its one calling window is an hour from now: the rows wait, scheduled, while the buttons act.
+    opens = (datetime.now(UTC) + timedelta(hours=1)).strftime("%H:%M")
+    closes = (datetime.now(UTC) + timedelta(hours=1, minutes=30)).strftime("%H:%M")
+    with live.client() as client:
+        assistant = client.post("/assistants", json={"name": "Waiter", "prompt": "Hi."}).json()["assistant"]
+        campaign = client.post("/campaigns", json={
+            "assistant_id": assistant["id"], "name": "Later", "contacts": [{"to_phone_number": HUMAN, "prompt_variables": {}}],
+            "call_retry_config": {"calling_windows": [{"calling_window_start_time": opens, "calling_window_end_time": closes,
+                                  "retry_delay_seconds": 60}], "max_retry_attempts": 0, "timezone": "UTC"},
+        }).json()["campaign"]  # fmt: skip
+
+        def status() -> tuple[str, bool]:
+            shown = client.get(f"/campaigns/{campaign['id']}").json()["campaign"]
+            return shown["status"], shown["is_cancelled"]
+
+        page = f"/dashboard/campaigns/{campaign['id']}"
+        assert "Pause</button>" in dashboard.get(page).text
+        dashboard.post(f"{page}/pause")
+        assert status() == ("paused", False)
+        paused = dashboard.get(page).text
+        assert "Campaign paused" in paused and "Resume</button>" in paused and "Pause</button>" not in paused
+        dashboard.post(f"{page}/resume")
+        assert status() == ("running", False)
+        dashboard.post(f"{page}/cancel")
+        assert status()[1] is True
+        cancelled = dashboard.get(page).text
+        assert "Campaign cancelled" in cancelled and "</button>" not in cancelled.split("<h1>", 1)[1].split("</div>", 1)[0]
+        dashboard.post(f"{page}/resume")  # refused by the service, said on the page
+        assert "only a paused campaign can be resumed" in dashboard.get(page).text
+        assert dashboard.post(f"{page}/explode").status_code == 404
