@@ -154,3 +154,26 @@ def row_count(values: Mapping[str, str], field: str, blank_rows: int = 1) -> int
     pattern = re.compile(rf"^{re.escape(field)}\.(\d+)\.")
     indexes = [int(m.group(1)) for name, value in values.items() if value and (m := pattern.match(name))]
     return (max(indexes) + 1 if indexes else 0) + blank_rows
+
+
+# The page says how many rows of each list it showed (`rows.<field>`), and an "add" button
+# (`add_row=<field>`) asks for the same form again with one more: no script needed.
+SHOWN_ROWS = "rows."
+ADD_ROW = "add_row"
+
+
+def is_form_control(name: str) -> bool:
+    """Inputs that steer the form itself, not fields of the assistant."""
+    return name == ADD_ROW or name.startswith(SHOWN_ROWS)
+
+
+def rows_to_show(values: Mapping[str, str], controls: Mapping[str, str] | None = None) -> dict[str, int]:
+    """Rows per list field: those filled in and a blank one, never fewer than the page showed,
+    and one more where an "add" button was pressed."""
+    controls = controls or {}
+    rows = {}
+    for field in ROW_FIELDS:
+        shown = controls.get(SHOWN_ROWS + field, "")
+        shown_rows = int(shown) if shown.isdigit() else 0
+        rows[field] = max(row_count(values, field), shown_rows + (controls.get(ADD_ROW) == field))
+    return rows

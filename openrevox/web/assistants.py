@@ -29,17 +29,26 @@ router = APIRouter()
 SANDBOX_NUMBER = "+12025550100"  # the sandbox's human who answers
 
 
-def _form_page(request: Request, assistant: dict | None, values: dict, errors: list, status_code: int = 200) -> Response:
+def _form_page(
+    request: Request, assistant: dict | None, values: dict, errors: list, status_code: int = 200, form: FormData | None = None
+) -> Response:
+    controls = {k: v for k, v in (form or {}).items() if assistant_form.is_form_control(k) and isinstance(v, str)}
     return render(request, "assistant_form.html", {
         "assistant": assistant, "values": values, "errors": errors,
         "field_errors": {param: message for param, message in errors if param},
-        "rows": {field: assistant_form.row_count(values, field) for field in assistant_form.ROW_FIELDS},
-        "voices": list_voices(),
+        "rows": assistant_form.rows_to_show(values, controls), "voices": list_voices(),
     }, status_code=status_code)  # fmt: skip
 
 
 def _submitted(form: FormData) -> dict[str, str]:
-    return {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    return {
+        k: v for k, v in form.items() if k != "csrf_token" and not assistant_form.is_form_control(k) and isinstance(v, str)
+    }
+
+
+def _adding_a_row(form: FormData) -> bool:
+    """An "add" button was pressed: the form comes back with one more row, nothing is saved."""
+    return form.get(assistant_form.ADD_ROW) in assistant_form.ROW_FIELDS
 
 
 async def _checked(
@@ -70,9 +79,11 @@ async def new_assistant(request: Request, org_id: CurrentOrg) -> Response:
 
 @router.post("/assistants/new")
 async def create_assistant(request: Request, conn: Db, org_id: CurrentOrg, form: CheckedForm) -> Response:
+    if _adding_a_row(form):
+        return _form_page(request, None, _submitted(form), [], form=form)
     model, errors = await _checked(request, form, creating=True)
     if model is None:
-        return _form_page(request, None, _submitted(form), errors, status_code=422)
+        return _form_page(request, None, _submitted(form), errors, status_code=422, form=form)
     assistant = await service.create(conn, org_id, model)
     flash(request, f"Assistant '{assistant['name']}' created")
     return RedirectResponse(f"{PREFIX}/assistants/{assistant['id']}", status_code=303)
@@ -89,9 +100,11 @@ async def update_assistant(
     request: Request, assistant_id: str, conn: Db, org_id: CurrentOrg, form: CheckedForm
 ) -> Response:
     assistant = await service.fetch(conn, org_id, assistant_id)
+    if _adding_a_row(form):
+        return _form_page(request, assistant, _submitted(form), [], form=form)
     model, errors = await _checked(request, form, creating=False)
     if model is None:
-        return _form_page(request, assistant, _submitted(form), errors, status_code=422)
+        return _form_page(request, assistant, _submitted(form), errors, status_code=422, form=form)
     await service.update(conn, org_id, assistant_id, model)
     flash(request, "Saved")
     return RedirectResponse(f"{PREFIX}/assistants/{assistant_id}", status_code=303)

@@ -281,6 +281,19 @@ def test_assistant_forms_create_edit_clone_delete_and_test_call(live: LiveServer
     clone = dashboard.post(f"/dashboard/assistants/{assistant_id}/clone")
     assert "Cloned as &#39;Front desk (copy)&#39;" in dashboard.get(clone.headers["location"]).text
 
+    # "Add a FAQ item" brings the form back with one more row and saves nothing; then both save.
+    page = f"/dashboard/assistants/{assistant_id}"
+    form = {"name": "Front desk", "prompt": "Hi {{who}}.", "faq_items.0.question": "Open?", "faq_items.0.answer": "Yes.",
+            "rows.faq_items": "2", "faq_items.1.question": "Parking?", "faq_items.1.answer": "Behind."}  # fmt: skip
+    more = dashboard.post(page, {**form, "add_row": "faq_items"})
+    assert more.status_code == 200 and 'name="faq_items.2.question"' in more.text and 'name="faq_items.3.question"' not in more.text
+    assert 'value="Parking?"' in more.text
+    with live.client() as client:
+        assert len(client.get(f"/assistants/{assistant_id}").json()["faq_items"]) == 1  # nothing saved yet
+        assert dashboard.post(page, {**form, "rows.faq_items": "3", "faq_items.2.question": "Dogs?", "faq_items.2.answer": "Welcome."}).status_code == 303
+        saved = client.get(f"/assistants/{assistant_id}").json()["faq_items"]
+    assert [f["question"] for f in saved] == ["Open?", "Parking?", "Dogs?"]
+
     copy_id = clone.headers["location"].rsplit("/", 1)[1]
     assert 'Delete</button>' in dashboard.get(f"/dashboard/assistants/{copy_id}").text
     gone = dashboard.post(f"/dashboard/assistants/{copy_id}/delete")

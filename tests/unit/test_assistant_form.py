@@ -7,7 +7,7 @@ import pytest
 
 from assistant_fields import FULL_ASSISTANT  # noqa: E402  (tests/assistant_fields.py)
 from openrevox.schemas.assistants import AssistantCreateIn, render_assistant, assistant_values
-from openrevox.web.assistant_form import form_body, form_values, row_count, validate
+from openrevox.web.assistant_form import form_body, form_values, row_count, rows_to_show, validate
 
 BASE = {"name": "Reminder", "prompt": "Remind {{name}}."}
 
@@ -86,3 +86,12 @@ def test_rows_shown_are_those_filled_in_and_one_more() -> None:
     values = {"faq_items.0.question": "Q", "faq_items.2.answer": "A", "faq_items.3.question": ""}
     assert row_count(values, "faq_items") == 4
     assert row_count({}, "faq_items") == 1
+
+
+def test_an_add_button_shows_one_more_row_and_blank_rows_already_shown_stay() -> None:
+    values = {"faq_items.0.question": "Q"}
+    assert rows_to_show(values)["faq_items"] == 2  # the filled one and a blank one
+    # The page showed 2 (row 1 still blank) and "Add a FAQ item" was pressed: 3, the others as they were.
+    rows = rows_to_show(values, {"rows.faq_items": "2", "rows.structured_output_config": "1", "add_row": "faq_items"})
+    assert rows == {"faq_items": 3, "structured_output_config": 1, "call_retry_config.calling_windows": 1}
+    assert rows_to_show(values, {"rows.faq_items": "not a number"})["faq_items"] == 2
