@@ -16,11 +16,13 @@ from openrevox.orgs import service as orgs
 from openrevox.schemas.calls import CallCreateIn
 
 FROM = "+12025550199"
+ALL_DAY = {"calling_windows": [{"calling_window_start_time": "00:00", "calling_window_end_time": "00:00", "retry_delay_seconds": 60}], "max_retry_attempts": 3}
 
 
 def body(i: int, **changes) -> CallCreateIn:  # noqa: ANN003
     fields = {
-        "phone_number": f"+1212555{i:04d}", "assistant": {"prompt": "Hi {{name}}"},
+        # An all-day window: due at once whatever the hour in New York (the default is 10:00–18:00).
+        "phone_number": f"+1212555{i:04d}", "assistant": {"prompt": "Hi {{name}}", "call_retry_config": ALL_DAY},
         "prompt_variables": {"name": f"C{i}"}, "concurrency": {"key": "clinic", "max": 2 + i % 3},
     }  # fmt: skip
     return CallCreateIn(**{**fields, **changes})
