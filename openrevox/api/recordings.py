@@ -28,8 +28,9 @@ router = APIRouter(tags=["recordings"])
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
-def recording_links(request: Request) -> RecordingLinks:
-    """Links for this response: on OPENREVOX_PUBLIC_URL when set, else on the request's own base."""
+async def recording_links(request: Request) -> RecordingLinks:
+    """Links for this response: on OPENREVOX_PUBLIC_URL when set, else on the request's own base.
+    (`async`: FastAPI runs a plain `def` dependency in its thread pool, a hop per request.)"""
     state = request.app.state
     base = state.settings.public_url or str(request.base_url)
     return RecordingLinks(base, state.recording_key, state.settings.recording_link_seconds, time.time())

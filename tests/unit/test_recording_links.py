@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 import threading
 from types import SimpleNamespace
@@ -92,11 +93,11 @@ def request_to(host: str, settings: Settings) -> Request:
 
 def test_links_are_on_the_public_url_when_set_else_on_the_requests_own_base(monkeypatch):
     monkeypatch.setenv("OPENREVOX_RECORDING_LINK_SECONDS", "120")
-    own = recording_links(request_to("10.0.0.5:8000", Settings()))
+    own = asyncio.run(recording_links(request_to("10.0.0.5:8000", Settings())))
     assert own.url("a").startswith("http://10.0.0.5:8000/recordings/a.wav?expires=")
     assert own.lifetime == 120
     monkeypatch.setenv("OPENREVOX_PUBLIC_URL", "https://calls.example.com")
-    public = recording_links(request_to("10.0.0.5:8000", Settings()))
+    public = asyncio.run(recording_links(request_to("10.0.0.5:8000", Settings())))
     assert public.url("a").startswith("https://calls.example.com/recordings/a.wav?expires=")
     # The host is not signed: a link stays valid through whatever proxy forwards it.
     _, expires, sig = parts(public.url("a"))
