@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
@@ -64,41 +65,54 @@ class AgentGate(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
+@dataclass
+class _Said:
+    sentence: str
+    spoken: asyncio.Future
+    gone_by: bool = False  # on its way to TTS, past AgentSpeech
+    started: bool = False  # the agent was speaking, or began to, since it went by
+
+
 class AgentSpeech(FrameProcessor):
     """What the agent says, seen before TTS: the text of the current turn (what the agent started
-    saying, even when the callee cut it short and Pipecat records an empty turn), and when its
-    speech ends (the output transport's bot-stopped-speaking, coming back upstream)."""
+    saying, even when the callee cut it short and Pipecat records an empty turn), and when a
+    sentence given to `say` has been spoken (the output transport's bot-stopped-speaking, coming
+    back upstream, once the sentence went by on its way to TTS)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pending: list[str] = []
         self.speaking = False
-        self._waiting: list[tuple[asyncio.Future, bool]] = []  # (future, its speech has started)
+        self._said: list[_Said] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMTextFrame | TTSSpeakFrame):
             self.pending.append(frame.text)
+        if isinstance(frame, TTSSpeakFrame):
+            said = next((s for s in self._said if s.sentence == frame.text and not s.gone_by), None)
+            if said:
+                said.gone_by, said.started = True, self.speaking
         elif isinstance(frame, BotStartedSpeakingFrame):
             self.speaking = True
-            self._waiting = [(future, True) for future, _ in self._waiting]
+            for said in self._said:
+                said.started = said.started or said.gone_by
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self.speaking = False
-            for future, started in self._waiting:
-                if started and not future.done():
-                    future.set_result(None)
-            self._waiting = [(future, started) for future, started in self._waiting if not started]
+            for said in self._said:
+                if said.gone_by and said.started and not said.spoken.done():
+                    said.spoken.set_result(None)
+            self._said = [said for said in self._said if not said.spoken.done()]
         await self.push_frame(frame, direction)
 
     def take(self) -> str:
         text, self.pending = "".join(self.pending).strip(), []
         return text
 
-    def speech_end(self) -> asyncio.Future:
-        """Done when the agent next stops speaking: the end of what it says now, or of what it is
-        about to say."""
+    def spoken(self, sentence: str) -> asyncio.Future:
+        """Done once `sentence` (about to be queued as a TTSSpeakFrame) has been spoken."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((future, self.speaking))
+        self._said.append(_Said(sentence, future))
         return future
 
 
@@ -216,9 +230,9 @@ class PhoneSession(AgentSession):
         self.finish("user")
 
     async def say(self, text: str) -> None:
-        """Speak `text`; returns once it was heard to its end (or after about as long as it takes
-        to say, should the line never report it)."""
-        spoken = self.speech.speech_end()
+        """Speak `text`; returns once it was heard to its end (or, should the line never report
+        that, a few seconds after it should have ended)."""
+        spoken = self.speech.spoken(text)
         await self.worker.queue_frame(TTSSpeakFrame(text))
         try:
             await asyncio.wait_for(spoken, speaking_secs(text) + SAY_TIMEOUT_MARGIN)
