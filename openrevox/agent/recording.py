@@ -1,6 +1,7 @@
 """The recording of an attempt: both sides in one stereo WAV, callee left, agent right.
 
-A real call (the agent feeds what Pipecat's AudioBufferProcessor hands it, at SAMPLE_RATE):
+A real call (`phone_call.CallTracks` adds each side's audio where its trip through the pipeline
+ends, at SAMPLE_RATE):
 
     recorder = StereoRecorder()
     recorder.add(CALLEE, pcm, at=seconds_since_answer)      # or AGENT; 16-bit mono PCM
