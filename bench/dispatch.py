@@ -694,7 +694,6 @@ async def drain(case: Case, args: argparse.Namespace) -> Result:
     dials = list(carrier.dials.values())
     last = max((d.mono for d in dials), default=start)
     latencies = [(d.wall - start_wall).total_seconds() * 1000 for d in dials if d.order_id in due_by_id]
-    per_attempt, commits, top = summarize_sql(stats, len(dials))
     if args.explain_all and not any(line.startswith("-- expired") for line in case.plans):
         case.plans += await explain_tick_queries(engine, case.org_id, dispatcher.worker, args.batch)
     if profiler:
@@ -703,15 +702,28 @@ async def drain(case: Case, args: argparse.Namespace) -> Result:
         ps.sort_stats("tottime").print_stats(30)
         ps.sort_stats("cumulative").print_stats(r"openrevox", 25)
         case.plans += [f"-- cProfile of a drain ({case.backend}, {case.future:,} future)", *out.getvalue().splitlines()]
-    result = Result(
+    result = result_of(
+        case, "drain", args, carrier, timer, stats,
+        wall=wall, attempts_per_s=len(dials) / (last - start) if dials and last > start else 0.0,
+        latencies=latencies, cpu=cpu, rt=rt, load=load,
+    )  # fmt: skip
+    await reset_live(engine)
+    return result
+
+
+def result_of(case: Case, scenario: str, args: argparse.Namespace, carrier, timer, stats, *, wall: float,  # noqa: ANN001
+              attempts_per_s: float, latencies: list[float], cpu: float, rt: float, load: float) -> Result:  # fmt: skip
+    """A scenario's Result from what it measured."""
+    per_attempt, commits, top = summarize_sql(stats, len(carrier.dials))
+    return Result(
         backend=case.backend,
         future=case.future,
-        scenario="drain",
+        scenario=scenario,
         due=args.due,
         dialed=len(carrier.order_dials),
         double_dials=sum(1 for c in carrier.order_dials.values() if c > 1),
         wall_s=wall,
-        attempts_per_s=len(dials) / (last - start) if dials and last > start else 0.0,
+        attempts_per_s=attempts_per_s,
         latencies_ms=latencies,
         ticks=timer.ticks,
         busy_ticks=timer.busy_ticks,
@@ -726,8 +738,6 @@ async def drain(case: Case, args: argparse.Namespace) -> Result:
         roundtrip_us=rt,
         loadavg=load,
     )
-    await reset_live(engine)
-    return result
 
 
 async def steady(case: Case, rate: float, args: argparse.Namespace) -> Result:
@@ -765,30 +775,10 @@ async def steady(case: Case, rate: float, args: argparse.Namespace) -> Result:
     stats.close()
     dials = list(carrier.dials.values())
     latencies = [(d.wall - due_by_id[d.order_id]).total_seconds() * 1000 for d in dials if d.order_id in due_by_id]
-    per_attempt, commits, top = summarize_sql(stats, len(dials))
-    result = Result(
-        backend=case.backend,
-        future=case.future,
-        scenario=f"steady {rate:g}/s",
-        due=args.due,
-        dialed=len(carrier.order_dials),
-        double_dials=sum(1 for c in carrier.order_dials.values() if c > 1),
-        wall_s=wall,
-        attempts_per_s=len(dials) / wall if wall else 0.0,
-        latencies_ms=latencies,
-        ticks=timer.ticks,
-        busy_ticks=timer.busy_ticks,
-        breakdown_ms=timer.breakdown_ms(),
-        statements_per_attempt=per_attempt,
-        commits_per_attempt=commits,
-        cpu_share=cpu / wall if wall else 0.0,
-        top_statements=top,
-        load_s=case.load_s,
-        max_tick_ms=timer.max_tick_s * 1000,
-        dial_errors=timer.dial_errors,
-        roundtrip_us=rt,
-        loadavg=load,
-    )
+    result = result_of(
+        case, f"steady {rate:g}/s", args, carrier, timer, stats,
+        wall=wall, attempts_per_s=len(dials) / wall if wall else 0.0, latencies=latencies, cpu=cpu, rt=rt, load=load,
+    )  # fmt: skip
     await reset_live(engine)
     return result
 
