@@ -105,10 +105,14 @@ class Dispatcher:
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-            await asyncio.gather(*self._saving, return_exceptions=True)
+            await self.flush()
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def flush(self) -> None:
+        """Wait until the carrier call ids of the calls dialed so far are written."""
+        await asyncio.gather(*self._saving, return_exceptions=True)
 
     async def _heartbeat(self) -> None:
         while True:

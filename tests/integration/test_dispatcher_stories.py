@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from openrevox.orders import service as orders
+from openrevox.orders.tables import call_attempts
 from openrevox.orgs.service import ensure_organization
 from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.schemas.calls import CallCreateIn
@@ -176,5 +179,22 @@ def test_lost_process_attempts_are_recovered_without_dialing_twice(run):
         assert call["call_attempts"][0]["status"] == "error"
         assert call["call_attempts"][0]["dial_error"] == "non_classified_error"
         assert call["status"] in ("scheduled", "queued_for_calling")  # retried by policy
+
+    run(story)
+
+
+def test_the_carriers_call_ids_are_stored_with_their_attempts(run):
+    """Written beside the next pass, not before it; another process finds a call by them."""
+
+    async def story(engine):
+        clock, carrier = Clock(), ScriptedCarrier()
+        d = dispatcher(engine, carrier, clock)
+        ids = [await place(engine, clock.now, phone_number=f"+3314407{i:04d}", force_now=True, assistant={"prompt": "Hi"}) for i in range(3)]
+        assert await tick_at(d, clock, clock.now) == 3
+        await d.flush()
+        async with engine.connect() as conn:
+            stored = dict((await conn.execute(sa.select(call_attempts.c.order_id, call_attempts.c.carrier_call_id))).all())
+        by_order = {request.order_id: f"call-{n}" for n, request in enumerate(carrier.dials, start=1)}
+        assert stored == by_order and set(stored) == set(ids)
 
     run(story)
