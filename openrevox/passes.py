@@ -9,9 +9,7 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger("openrevox")
 
 
-async def run_passes(
-    tick: Callable[[], Awaitable[int]], stop: asyncio.Event, interval: float, batch: int, what: str
-) -> None:
+async def run_passes(tick: Callable[[], Awaitable[int]], stop: asyncio.Event, interval: float, what: str) -> None:
     """Call `tick` until `stop` is set. A pass that handled something is followed at once by the
     next (while work flows in, it waits for no rest, only for the pass before it); a pass that
     found nothing, by a rest of `interval` seconds. A failed pass (a database hiccup) is logged

@@ -92,7 +92,7 @@ class WebhookDeliverer:
 
     async def run(self) -> None:
         try:
-            await run_passes(self.tick, self._stop, self.interval, self.batch, "webhook")
+            await run_passes(self.tick, self._stop, self.interval, "webhook")
         finally:
             await self.close()
 

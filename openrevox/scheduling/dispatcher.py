@@ -101,7 +101,7 @@ class Dispatcher:
     async def run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(), name="dispatcher-heartbeat")
         try:
-            await run_passes(self.tick, self._stop, self.interval, self.batch, "dispatcher")
+            await run_passes(self.tick, self._stop, self.interval, "dispatcher")
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)

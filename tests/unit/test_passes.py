@@ -25,14 +25,14 @@ def pass_times(handled: list[int | Exception]) -> list[float]:
                 raise outcome
             return outcome
 
-        await run_passes(tick, stop, REST, batch=100, what="test")
+        await run_passes(tick, stop, REST, what="test")
         return [t - times[0] for t in times]
 
     return asyncio.run(story())
 
 
 def test_passes_that_handled_something_follow_each_other_without_rest():
-    # Fewer than a full batch each, as a steady trickle of due orders gives: no rest between them.
+    # A few each, as a steady trickle of due orders gives: no rest between them.
     times = pass_times([3, 1, 2, 0, 1])
     assert times[3] < REST / 2  # the first four back to back
     assert times[4] - times[3] >= REST * 0.9  # a rest only after the pass that found nothing
