@@ -217,15 +217,17 @@ def _first_inside(config: RetryConfig, zones: tuple[ZoneInfo, ...], start: datet
     # accepted one in a shorter range is the earliest of all, as every candidate in it is tried).
     if window_at(config, zones, start) is not None:
         return start
+    tried_until = start
     for horizon in (_FIRST_LOOK, SEARCH_HORIZON):
         end = start + horizon
         candidates: set[datetime] = set()
         for zone in zones:
-            candidates.update(_window_starts(config, zone, start, end))
-            candidates.update(_offset_changes(zone, start, end))
-        for candidate in sorted(c for c in candidates if start < c <= end):
+            candidates.update(_window_starts(config, zone, tried_until, end))
+            candidates.update(_offset_changes(zone, tried_until, end))
+        for candidate in sorted(c for c in candidates if tried_until < c <= end):
             if window_at(config, zones, candidate) is not None:
                 return candidate
+        tried_until = end
     return None
 
 
