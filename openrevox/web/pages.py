@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-
-from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
