@@ -59,10 +59,11 @@ async def update(conn: AsyncConnection, org_id: str, assistant_id: str, body: As
     return await fetch(conn, org_id, assistant_id)
 
 
-async def delete(conn: AsyncConnection, org_id: str, assistant_id: str) -> None:
-    """Orders already placed keep their snapshot of the assistant and go on."""
-    await fetch(conn, org_id, assistant_id)
+async def delete(conn: AsyncConnection, org_id: str, assistant_id: str) -> dict:
+    """Orders already placed keep their snapshot of the assistant and go on. Returns what was deleted."""
+    assistant = await fetch(conn, org_id, assistant_id)
     await store.delete_assistant(conn, assistant_id)
+    return assistant
 
 
 async def clone(conn: AsyncConnection, org_id: str, assistant_id: str) -> dict:

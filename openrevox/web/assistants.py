@@ -124,9 +124,8 @@ async def delete_assistant(
     request: Request, assistant_id: str, conn: Db, org_id: CurrentOrg, form: CheckedForm
 ) -> Response:
     """Calls already placed keep their copy of the assistant and go on."""
-    name = (await service.fetch(conn, org_id, assistant_id))["name"]
-    await service.delete(conn, org_id, assistant_id)
-    flash(request, f"Deleted '{name}'; calls already placed with it go on")
+    deleted = await service.delete(conn, org_id, assistant_id)
+    flash(request, f"Deleted '{deleted['name']}'; calls already placed with it go on")
     return RedirectResponse(f"{PREFIX}/assistants", status_code=303)
 
 
