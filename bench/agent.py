@@ -7,7 +7,8 @@ Processes (all this script, by `--role`):
   whose every connection runs FastAPIWebsocketTransport + TwilioFrameSerializer at 8 kHz →
   stand-in STT → user aggregator with Silero VAD and Smart Turn v3 → OpenAILLMService → stand-in
   TTS → transport output → assistant aggregator, with a stereo call recording. Mode "ours" is
-  openrevox's phone pipeline (`openrevox.agent.phone_call.phone_processors`, its PipelineWorker,
+  openrevox's phone pipeline (`openrevox.agent.phone_call.phone_transport` and
+  `phone_processors`: the callee's audio in 40 ms frames, its PipelineWorker,
   `openrevox.agent.audio_models`' shared analyzers, one OpenAI client per process, the recording
   taken off where each side's audio ends); mode "stock" is Pipecat as its examples lay a phone bot
   out (Pipecat's own analyzers with the same parameters, an OpenAI client per call, an
@@ -120,6 +121,12 @@ class Trace:
     events: dict[str, dict[int, float]] = field(default_factory=lambda: {"vad_stop": {}, "verdict": {}, "sentence": {}})
 
 
+def last_frame(samples: int) -> int:
+    """The index of the caller's frame that holds the last of `samples` (the analyzers may take
+    audio in pieces that end inside a frame)."""
+    return (samples + FRAME_SAMPLES - 1) // FRAME_SAMPLES - 1
+
+
 class TracedVAD:
     """Mixin over a VAD analyzer: notes the frame on which VAD reports the user stopped."""
 
@@ -134,7 +141,7 @@ class TracedVAD:
             self.trace.speaking = True
         elif state == VADState.QUIET and self.trace.speaking:
             self.trace.speaking = False
-            self.trace.vad_stop = self.trace.vad_samples // FRAME_SAMPLES - 1
+            self.trace.vad_stop = last_frame(self.trace.vad_samples)
             self.trace.events["vad_stop"][self.trace.vad_stop] = time.monotonic()
         return state
 
@@ -150,7 +157,7 @@ class TracedTurn:
         state = super().append_audio(buffer, is_speech)
         self.trace.turn_samples += len(buffer) // 2
         if state == EndOfTurnState.COMPLETE:  # silence fallback after an "incomplete" verdict
-            frame = self.trace.turn_samples // FRAME_SAMPLES - 1
+            frame = last_frame(self.trace.turn_samples)
             self.trace.decisions.append(("silence", frame, self.trace.vad_stop or frame))
         return state
 
@@ -298,16 +305,14 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
         _, call = await parse_telephony_websocket(websocket)
         trace = traces[call["call_id"]] = Trace()
         vad, turn = analyzers(stock, trace)
-        transport = FastAPIWebsocketTransport(
-            websocket,
-            FastAPIWebsocketParams(
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                serializer=TwilioFrameSerializer(
-                    call["stream_id"], call["call_id"], params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
-                ),
-            ),
+        serializer = TwilioFrameSerializer(
+            call["stream_id"], call["call_id"], params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
         )
+        if stock:
+            params = FastAPIWebsocketParams(audio_in_enabled=True, audio_out_enabled=True, serializer=serializer)
+            transport = FastAPIWebsocketTransport(websocket, params)
+        else:
+            transport = phone_call.phone_transport(websocket, serializer)
         context = LLMContext()
         aggregators = LLMContextAggregatorPair(
             context,
@@ -633,7 +638,7 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
         if log.error or trace is None:
             errors += 1
             continue
-        misframed += trace["frames"] != len(log.sent)
+        misframed += not 0 <= len(log.sent) - trace["frames"] <= 1  # the input may hold the last frame
         verdicts += trace["verdict_secs"]
         for turn in log.turns:
             found = [d for d in trace["decisions"] if d[1] >= turn.speech_end]
@@ -669,6 +674,7 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
         "added_max_ms": max(added, default=float("nan")) * 1000,
         "decision_p50_ms": pct(decision, 0.5) * 1000,
         "verdict_p50_ms": pct(verdicts, 0.5) * 1000, "verdict_p95_ms": pct(verdicts, 0.95) * 1000,
+        "verdicts_per_turn": len(verdicts) / max(n_turns, 1),
         "lag_p50_ms": pct(lags, 0.5) * 1000, "lag_p99_ms": pct(lags, 0.99) * 1000,
         "lag_max_ms": max(lags, default=float("nan")) * 1000,
         "first_error": next((log.error for log in logs if log.error), None),
@@ -713,7 +719,8 @@ def print_row(r: dict) -> None:
         f"added = input {r['input_p50_ms']:.0f}/{r['input_p95_ms']:.0f} "
         f"+ LLM {r['llm_p50_ms']:.0f}/{r['llm_p95_ms']:.0f} "
         f"+ output {r['output_p50_ms']:.0f}/{r['output_p95_ms']:.0f} ms (p50/p95; verdict wait "
-        f"{r['verdict_p50_ms']:.0f}/{r['verdict_p95_ms']:.0f} overlaps the STT's {STT_SECS * 1000:.0f}) | "
+        f"{r['verdict_p50_ms']:.0f}/{r['verdict_p95_ms']:.0f} overlaps the STT's {STT_SECS * 1000:.0f}; "
+        f"{r['verdicts_per_turn']:.1f} verdicts per turn) | "
         f"CPU {r['cpu_pct']:.0f}% (loop {r['loop_cpu_pct']:.0f}%) {r['cpu_pct_per_call']:.1f}%/call | "
         f"RSS {r['idle_rss_mb']:.0f}->{r['peak_rss_mb']:.0f} MB, {r['mb_per_call']:.1f} MB/call | "
         f"lag p50 {r['lag_p50_ms']:.1f} p99 {r['lag_p99_ms']:.1f} max {r['lag_max_ms']:.0f} ms | "

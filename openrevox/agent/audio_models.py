@@ -190,10 +190,8 @@ _silero_batches = _once(lambda: SileroBatches(_silero_session()))
 
 class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     """`SileroVADAnalyzer` on the process's Silero session, its windows scored in the process's
-    batches. Audio comes in frames shorter than a window (20 ms against 32 ms at 8 kHz), so a
-    frame completes at most one window, scored before Pipecat's own `_run_analyzer` takes the
-    frame and asks `voice_confidence` for it: the same decisions as stock, window by window. A
-    longer buffer (never on a phone line) is scored inline, one window at a time."""
+    batches: a window is scored before Pipecat's own `_run_analyzer` takes the audio that ends
+    it and asks `voice_confidence` for it, so the decisions are stock's, window by window."""
 
     def __init__(self, *, sample_rate: int | None = None, params: VADParams | None = None):
         # Not SileroVADAnalyzer.__init__: it would load a session of this call's own.
@@ -201,26 +199,28 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._model = _SileroState(_silero_session())
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
-        self._scored: float | None = None  # the confidence of the window this frame completes
+        self._scored = 0.0  # the confidence of the window the piece being analyzed completes
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
-        window_bytes = self._vad_frames_num_bytes
-        if len(buffer) <= window_bytes <= len(self._vad_buffer) + len(buffer):
-            window = np.frombuffer((self._vad_buffer + buffer)[:window_bytes], np.int16).astype(np.float32) / 32768.0
-            try:
-                self._scored = await _silero_batches().score(self._model, window, self.sample_rate)
-            except Exception as error:
-                log.error("Silero VAD failed on a window: %s", error)
-                self._scored = 0.0
-        return self._run_analyzer(buffer)
+        """Pipecat's VAD over `buffer`, cut where Silero windows end so that each piece completes
+        at most one window, scored in the batches before the state machine takes the piece."""
+        state = self._vad_state
+        while buffer:
+            completing = self._vad_frames_num_bytes - len(self._vad_buffer)  # bytes that end a window
+            piece, buffer = buffer[:completing], buffer[completing:]
+            if len(piece) == completing:
+                window = np.frombuffer(self._vad_buffer + piece, np.int16).astype(np.float32) / 32768.0
+                try:
+                    self._scored = await _silero_batches().score(self._model, window, self.sample_rate)
+                except Exception as error:
+                    log.error("Silero VAD failed on a window: %s", error)
+                    self._scored = 0.0
+            state = self._run_analyzer(piece)
+        return state
 
     def voice_confidence(self, buffer: bytes) -> float:
-        if self._scored is None:
-            return super().voice_confidence(buffer)
-        confidence, self._scored = self._scored, None
-        self._maybe_reset_model(confidence)
-        return confidence
-
+        self._maybe_reset_model(self._scored)
+        return self._scored
 
 def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Smart Turn v3's features for a speech segment (float32 at `sample_rate`), exactly as

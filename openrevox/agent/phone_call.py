@@ -7,7 +7,7 @@ carrier's serializer, at 8 kHz.
 The gate holds the agent until the callee's first utterance has said who answered (or a few
 seconds of silence have passed): a voicemail greeting never hears a sales pitch. The recording
 keeps both sides, callee left and agent right, each taken where its audio's trip ends: the
-callee's 20 ms frames go no further than the turn detection, since each processor they crossed
+callee's frames go no further than the turn detection, since each processor they crossed
 would cost CPU on every frame for nothing (bench/agent.py).
 """
 
@@ -32,7 +32,11 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
+from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketInputTransport,
+    FastAPIWebsocketParams,
+    FastAPIWebsocketTransport,
+)
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -48,7 +52,55 @@ log = logging.getLogger("openrevox.agent")
 
 FIRST_UTTERANCE_WAIT = 4.0  # seconds of silence after the answer before the agent speaks anyway
 FIRST_UTTERANCE_LONGEST = 40.0  # seconds the callee's first turn may last once begun (voicemail greetings)
+CALLEE_FRAME_SECS = 0.04  # the callee's audio as the pipeline takes it (carriers send 20 ms)
 SAY_TIMEOUT_MARGIN = 5.0  # seconds beyond a sentence's usual length to wait for its end: TTS latency
+
+
+class PhoneAudioInput(FastAPIWebsocketInputTransport):
+    """The websocket's input side, handing the callee's audio to the pipeline in frames of
+    CALLEE_FRAME_SECS, pushed on from the task that reads the websocket.
+
+    Carriers send 20 ms frames, and each frame costs its trip through every processor on its way
+    (queues, tasks, checks), which at 25 calls a process is most of the event loop's work; two of
+    them per frame halve it for at most 20 ms more before VAD hears the last of a turn. Pipecat
+    would first queue each frame for a task of its own, whose per-frame `asyncio.wait_for` makes,
+    on Python 3.11, a task and two turns of the event loop: at 25 calls frames waited there up to
+    a second (bench/agent.py). That task only applies an input filter, which calls do not use."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+
+    def _create_audio_task(self) -> None:
+        pass
+
+    async def push_audio_frame(self, frame: InputAudioRawFrame) -> None:
+        if not self._params.audio_in_enabled or self._paused:
+            return
+        self._held.append(frame.audio)
+        self._held_bytes += len(frame.audio)
+        if self._held_bytes < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2:
+            return
+        audio, self._held, self._held_bytes = b"".join(self._held), [], 0
+        await self.push_frame(InputAudioRawFrame(audio=audio, sample_rate=frame.sample_rate, num_channels=frame.num_channels))
+
+
+def phone_transport(websocket, serializer, audio_out_mixer=None) -> FastAPIWebsocketTransport:  # noqa: ANN001
+    """A carrier media websocket as Pipecat's transport, 8 kHz both ways, with `PhoneAudioInput`."""
+    params = FastAPIWebsocketParams(
+        audio_in_enabled=True,
+        audio_out_enabled=True,
+        add_wav_header=False,
+        serializer=serializer,
+        audio_in_sample_rate=PHONE_SAMPLE_RATE,
+        audio_out_sample_rate=PHONE_SAMPLE_RATE,
+        audio_out_mixer=audio_out_mixer,
+    )
+    transport = FastAPIWebsocketTransport(websocket, params)
+    # Pipecat's transport builds its input side itself; ours takes its place before any use.
+    transport._input = PhoneAudioInput(transport, transport._client, params, name=transport._input.name)
+    return transport
 
 
 class AgentGate(FrameProcessor):
@@ -158,18 +210,7 @@ def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks
 class PhoneSession(AgentSession):
     def __init__(self, call: AgentCall, record: AttemptRecord, websocket, serializer, stt=None) -> None:  # noqa: ANN001
         super().__init__(call, record)
-        self.transport = FastAPIWebsocketTransport(
-            websocket,
-            FastAPIWebsocketParams(
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                add_wav_header=False,
-                serializer=serializer,
-                audio_in_sample_rate=PHONE_SAMPLE_RATE,
-                audio_out_sample_rate=PHONE_SAMPLE_RATE,
-                audio_out_mixer=background_mixer(call.assistant.get("background_sound")),
-            ),
-        )
+        self.transport = phone_transport(websocket, serializer, background_mixer(call.assistant.get("background_sound")))
         self.transport.add_event_handler("on_client_disconnected", self._on_disconnected)
         self.stt = stt
         self.tts = tts_service(call.assistant.get("voice"))

@@ -45,8 +45,8 @@ def conversation() -> bytes:
     return b"".join(parts)
 
 
-def frames(pcm: bytes) -> list[bytes]:
-    return [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm) - FRAME_BYTES + 1, FRAME_BYTES)]
+def frames(pcm: bytes, size: int = FRAME_BYTES) -> list[bytes]:
+    return [pcm[i : i + size] for i in range(0, len(pcm) - size + 1, size)]
 
 
 def ready(analyzer):
@@ -58,8 +58,8 @@ def stock_vad() -> SileroVADAnalyzer:
     return ready(SileroVADAnalyzer(sample_rate=PHONE_SAMPLE_RATE, params=VAD_PARAMS))
 
 
-async def vad_states(analyzer, pcm: bytes) -> list[VADState]:
-    return [await analyzer.analyze_audio(frame) for frame in frames(pcm)]
+async def vad_states(analyzer, pcm: bytes, size: int = FRAME_BYTES) -> list[VADState]:
+    return [await analyzer.analyze_audio(frame) for frame in frames(pcm, size)]
 
 
 def speech_segments(states: list[VADState]) -> int:
@@ -78,6 +78,21 @@ def test_shared_vad_hears_the_same_speech_as_stock_silero(conversation):
     assert len(SENTENCES) <= speech_segments(shared) <= 2 * len(SENTENCES)
     assert shared[: int(0.5 * 50)] == [VADState.QUIET] * 25
     assert shared[-1] == VADState.QUIET
+
+
+def test_shared_vad_fed_two_frames_at_a_time_decides_as_stock_fed_one(conversation):
+    """The phone input hands the pipeline two 20 ms carrier frames at once (whose 40 ms end
+    inside a 32 ms Silero window as often as not): after each pair the state is stock's after
+    its second frame."""
+    stock = asyncio.run(vad_states(stock_vad(), conversation))
+    scored = _silero_batches().windows
+    shared = asyncio.run(vad_states(ready(vad_analyzer()), conversation, 2 * FRAME_BYTES))
+
+    heard_bytes = sum(len(pair) for pair in frames(conversation, 2 * FRAME_BYTES))
+    assert _silero_batches().windows - scored == heard_bytes // 512  # every window, through the batches
+    assert shared == stock[1::2][: len(shared)]
+    assert len(shared) == len(stock) // 2
+    assert speech_segments(shared) == speech_segments(stock)
 
 
 def test_calls_sharing_the_vad_model_keep_their_own_state(conversation):
