@@ -356,11 +356,9 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
             gate.is_open = True
             llm = session.make_llm(LLMEndpoint(llm_url, "bench", "bench"))
             agent = [gate, llm, phone_call.AgentSpeech(), StandInTTS(trace)]
-            worker = session.pipeline_worker(
-                phone_call.phone_processors(
-                    transport, StandInSTT(), aggregators.user(), agent, phone_call.CallTracks(), aggregators.assistant()
-                )
-            )
+            ears = [transport, StandInSTT(), aggregators.user()]
+            tails = [phone_call.CallTracks(), phone_call.SaidSentences(), aggregators.assistant()]
+            worker = session.pipeline_worker(phone_call.phone_processors(*ears, agent, *tails))
 
         @transport.event_handler("on_client_disconnected")
         async def disconnected(*_) -> None:

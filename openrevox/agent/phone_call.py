@@ -2,7 +2,7 @@
 carrier's serializer, at 8 kHz.
 
     transport in → STT → user turns (shared Silero VAD + Smart Turn) → callee's track →
-    gate → LLM → TTS → transport out → agent's track → assistant turns
+    gate → LLM → TTS → transport out → agent's track → said sentences → assistant turns
 
 The gate holds the agent until the callee's first utterance has said who answered (or a few
 seconds of silence have passed): a voicemail greeting never hears a sales pitch. The recording
@@ -16,11 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
-    BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     Frame,
     InputAudioRawFrame,
@@ -29,6 +27,7 @@ from pipecat.frames.frames import (
     OutputAudioRawFrame,
     OutputDTMFUrgentFrame,
     TTSSpeakFrame,
+    TTSStoppedFrame,
 )
 from pipecat.processors.aggregators.llm_response_universal import LLMUserAggregatorParams
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
@@ -117,55 +116,57 @@ class AgentGate(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
-@dataclass
-class _Said:
-    sentence: str
-    spoken: asyncio.Future
-    gone_by: bool = False  # on its way to TTS, past AgentSpeech
-    started: bool = False  # the agent was speaking, or began to, since it went by
-
-
 class AgentSpeech(FrameProcessor):
-    """What the agent says, seen before TTS: the text of the current turn (what the agent started
-    saying, even when the callee cut it short and Pipecat records an empty turn), and when a
-    sentence given to `say` has been spoken (the output transport's bot-stopped-speaking, coming
-    back upstream, once the sentence went by on its way to TTS)."""
+    """The text of the agent's current turn, seen before TTS: what the agent started saying, even
+    when the callee cut it short and Pipecat records an empty turn."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pending: list[str] = []
-        self.speaking = False
-        self._said: list[_Said] = []
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, LLMTextFrame | TTSSpeakFrame):
             self.pending.append(frame.text)
-        if isinstance(frame, TTSSpeakFrame):
-            said = next((s for s in self._said if s.sentence == frame.text and not s.gone_by), None)
-            if said:
-                said.gone_by, said.started = True, self.speaking
-        elif isinstance(frame, BotStartedSpeakingFrame):
-            self.speaking = True
-            for said in self._said:
-                said.started = said.started or said.gone_by
-        elif isinstance(frame, BotStoppedSpeakingFrame):
-            self.speaking = False
-            for said in self._said:
-                if said.gone_by and said.started and not said.spoken.done():
-                    said.spoken.set_result(None)
-            self._said = [said for said in self._said if not said.spoken.done()]
         await self.push_frame(frame, direction)
 
     def take(self) -> str:
         text, self.pending = "".join(self.pending).strip(), []
         return text
 
-    def spoken(self, sentence: str) -> asyncio.Future:
-        """Done once `sentence` (about to be queued as a TTSSpeakFrame) has been spoken."""
-        future = asyncio.get_running_loop().create_future()
-        self._said.append(_Said(sentence, future))
-        return future
+
+SAID = "openrevox.said"  # the text type of what `say` speaks, to know its text after the output
+
+
+class SaidSentences(FrameProcessor):
+    """When the sentences given to `say` have been spoken. Placed after the output transport,
+    which passes frames on in the order it plays them: a frame of the sentence's text type comes
+    out once the sentence is on the line (its TTSTextFrame, which TTS queues behind its audio; or,
+    from TTS services that time each word, the sentence's progress frames, timed as its words
+    play), and the end of that speech follows. The end of earlier speech (a reply still playing
+    when `say` was called) comes before, and does not count. Should no frame of the type come
+    out, `say` gives up after its timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiting: list[asyncio.Future] = []  # a future per sentence, in the order said
+        self._playing: asyncio.Future | None = None
+
+    def say(self, sentence: str) -> tuple[TTSSpeakFrame, asyncio.Future]:
+        """The frame that speaks `sentence`, and a future done once it has been spoken."""
+        spoken = asyncio.get_running_loop().create_future()
+        self._waiting.append(spoken)
+        return TTSSpeakFrame(sentence, text_type=SAID), spoken
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if getattr(frame, "text_type", None) == SAID and not self._playing and self._waiting:
+            self._playing = self._waiting.pop(0)
+        elif isinstance(frame, BotStoppedSpeakingFrame | TTSStoppedFrame) and self._playing:
+            if not self._playing.done():  # not given up on by `say`
+                self._playing.set_result(None)
+            self._playing = None
+        await self.push_frame(frame, direction)
 
 
 class CallTracks:
@@ -201,10 +202,10 @@ class TrackTap(FrameProcessor):
             await self.push_frame(frame, direction)
 
 
-def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks, assistant_turns) -> list:  # noqa: ANN001
+def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks, said: SaidSentences, assistant_turns) -> list:  # noqa: ANN001
     """The phone pipeline's layout (the module's docstring), `agent` being gate, LLM and TTS."""
     ears = [transport.input(), *([stt] if stt else []), user_turns, tracks.callee]
-    return [*ears, *agent, transport.output(), tracks.agent, assistant_turns]
+    return [*ears, *agent, transport.output(), tracks.agent, said, assistant_turns]
 
 
 class PhoneSession(AgentSession):
@@ -216,6 +217,7 @@ class PhoneSession(AgentSession):
         self.tts = tts_service(call.assistant.get("voice"))
         self.gate = AgentGate()
         self.speech = AgentSpeech()
+        self.said = SaidSentences()
         self.tracks = CallTracks()
         self._first_utterance: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._callee_spoke = asyncio.Event()
@@ -228,7 +230,8 @@ class PhoneSession(AgentSession):
 
     def processors(self) -> list:
         agent = [self.gate, self.llm, self.speech, self.tts]
-        return phone_processors(self.transport, self.stt, self.aggregators.user(), agent, self.tracks, self.aggregators.assistant())
+        user_turns, assistant_turns = self.aggregators.user(), self.aggregators.assistant()
+        return phone_processors(self.transport, self.stt, user_turns, agent, self.tracks, self.said, assistant_turns)
 
     async def converse(self) -> None:
         first = await self._hear_first_utterance()
@@ -273,8 +276,8 @@ class PhoneSession(AgentSession):
     async def say(self, text: str) -> None:
         """Speak `text`; returns once it was heard to its end (or, should the line never report
         that, a few seconds after it should have ended)."""
-        spoken = self.speech.spoken(text)
-        await self.worker.queue_frame(TTSSpeakFrame(text))
+        frame, spoken = self.said.say(text)
+        await self.worker.queue_frame(frame)
         try:
             await asyncio.wait_for(spoken, speaking_secs(text) + SAY_TIMEOUT_MARGIN)
         except TimeoutError:

@@ -32,6 +32,8 @@ OUR_NUMBER = "+14155550100"
 CALLEE_SAYS = ("Hello? Who is this?", "Sorry, can you call me back later?")
 GREETING = "Hi, you have reached Sam. I cannot take your call right now, please leave a message after the tone."
 VOICEMAIL_MESSAGE = "Hello Sam, this is Ada from Sunny Solar. Please call us back when you can. Thank you, goodbye."
+FAREWELL = "Wonderful, then we are all set. Thank you for your time today."
+END_OF_CALL = "Goodbye from Sunny Solar, and have a lovely evening!"
 OPENING = "Hi, this is Ada from Sunny Solar, calling about the solar panels you asked us about last week."
 
 
@@ -49,14 +51,18 @@ class TalkingCallee(FakeTwilio):
         await media.stop()
 
 
-class VoicemailBox(FakeTwilio):
-    """Plays its greeting, then records whatever comes until the caller hangs up; notes how much
-    of the agent's audio had arrived when the hang-up came."""
+class Listener(FakeTwilio):
+    """Says `says`, then listens until the caller hangs up; notes how much of the agent's audio
+    had arrived when the hang-up came."""
+
+    def __init__(self, says: str) -> None:
+        super().__init__()
+        self.says = says
 
     async def converse(self, call, script: str = "answer") -> None:  # noqa: ANN001
         call.media = media = self.media_client(call)
         await media.connect()
-        await media.stream_pcm(speech.synthesize(GREETING, speech.CALLEE_VOICE) + bytes(2 * 8000))
+        await media.stream_pcm(speech.synthesize(self.says, speech.CALLEE_VOICE) + bytes(2 * 8000))
         await asyncio.wait_for(call.hung_up.wait(), 30)
         call.heard_at_hang_up = len(media.media())
 
@@ -66,6 +72,7 @@ def running(tmp_path, callee: FakeTwilio, heard: tuple[str, ...]):
     """openrevox on a real port, dialing `callee`, whose words the STT hears as `heard`."""
     port, api_key = free_port(), f"sk_test_{uuid.uuid4().hex}"
     with ScriptedLLM(responder=lambda body: Reply.text("No problem, I will call you back.")) as llm, callee as twilio:
+        twilio.llm = llm
         settings = Settings(
             data_dir=tmp_path, database_url=database_url_for("sqlite", tmp_path), api_key=api_key,
             public_url=f"http://127.0.0.1:{port}", twilio_account_sid=twilio.account_sid,
@@ -130,16 +137,27 @@ def test_agent_speaks_on_the_media_stream_and_clears_on_barge_in(stack):
     assert np.abs(pcm[:, 0]).max() > 1000 and np.abs(pcm[:, 1]).max() > 1000
 
 
-def test_a_voicemail_hears_the_whole_message_before_the_agent_hangs_up(tmp_path):
-    retry = {"calling_windows": [{"calling_window_start_time": "00:00", "calling_window_end_time": "00:00", "retry_delay_seconds": 0}], "max_retry_attempts": 0}  # fmt: skip
-    with running(tmp_path, VoicemailBox(), (GREETING,)) as (twilio, revox, _):
+ONE_ATTEMPT = {"calling_windows": [{"calling_window_start_time": "00:00", "calling_window_end_time": "00:00", "retry_delay_seconds": 0}], "max_retry_attempts": 0}  # fmt: skip
+
+
+def one_listened_call(tmp_path, says: str, assistant: dict, replies: tuple = ()):  # noqa: ANN201
+    """One attempt, answered by a `Listener` saying `says` (which the STT hears), the LLM giving
+    `replies` first: the call order once over, and the fake Twilio's record of the call."""
+    with running(tmp_path, Listener(says), (says,)) as (twilio, revox, _):
+        twilio.llm.queue(*replies)
         call_id = revox.call.create(
-            phone_number="+12025550123",
-            assistant={"prompt": "Sell panels.", "voicemail_message": VOICEMAIL_MESSAGE, "call_retry_config": retry},
+            phone_number="+12025550123", assistant={**assistant, "call_retry_config": ONE_ATTEMPT}
         ).call.id
         call = wait_over(revox, call_id)
         (twilio_call,) = twilio.calls_to("+12025550123")
         twilio.wait_done(twilio_call)
+    return call, twilio_call
+
+
+def test_a_voicemail_hears_the_whole_message_before_the_agent_hangs_up(tmp_path):
+    call, twilio_call = one_listened_call(
+        tmp_path, GREETING, {"prompt": "Sell panels.", "voicemail_message": VOICEMAIL_MESSAGE}
+    )
 
     attempt = call.call_attempts[0]
     assert attempt.result == "voicemail"
@@ -148,3 +166,22 @@ def test_a_voicemail_hears_the_whole_message_before_the_agent_hangs_up(tmp_path)
     # The message played to its end before that: every sample of it had reached the line.
     message_samples = len(speech.synthesize(VOICEMAIL_MESSAGE, speech.AGENT_VOICE)) // 2
     assert twilio_call.heard_at_hang_up >= 0.9 * message_samples
+
+
+def test_the_end_of_call_sentence_plays_to_its_end_after_the_agents_last_words(tmp_path):
+    """The LLM says its last words and calls end_call in one reply, so the end-of-call sentence is
+    queued while those words still play: the hang-up waits for the sentence, not for them."""
+    call, twilio_call = one_listened_call(
+        tmp_path,
+        "Hello? Yes, that is all I needed, thanks.",
+        {"prompt": "Confirm the visit.", "end_of_call_sentence": END_OF_CALL},
+        (Reply.text_then_tool_call(FAREWELL, "end_call", {"reason": "done"}),),
+    )
+
+    attempt = call.call_attempts[0]
+    assert (attempt.ended_by, attempt.end_reason) == ("agent", "tool_end_call")
+    agent = " ".join(entry.content for entry in attempt.transcript if entry.role == "assistant")
+    assert FAREWELL in agent and agent.index(FAREWELL) < agent.index(END_OF_CALL), attempt.transcript
+    # Both played to their end before the hang-up: their samples had all reached the line.
+    both = sum(len(speech.synthesize(text, speech.AGENT_VOICE)) // 2 for text in (FAREWELL, END_OF_CALL))
+    assert twilio_call.heard_at_hang_up >= 0.9 * both

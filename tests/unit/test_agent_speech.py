@@ -1,45 +1,76 @@
-"""AgentSpeech (openrevox.agent.phone_call): when a sentence given to `say` counts as spoken —
-the voicemail message and the end-of-call sentence are followed by a hang-up, so too early cuts
-them off and too late leaves dead air."""
+"""What the phone agent says, as seen around TTS and the output transport
+(openrevox.agent.phone_call): when a sentence given to `say` counts as spoken (the voicemail
+message and the end-of-call sentence are followed by a hang-up, so too early cuts them off and too
+late leaves dead air), and the text of the turn the agent started."""
 
 from __future__ import annotations
 
 import asyncio
 
-from pipecat.frames.frames import BotStartedSpeakingFrame, BotStoppedSpeakingFrame, LLMTextFrame, TTSSpeakFrame
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+    TTSTextFrame,
+)
 from pipecat.tests.utils import SleepFrame, run_test
 
-from openrevox.agent.phone_call import AgentSpeech
+from openrevox.agent.phone_call import SAID, AgentSpeech, SaidSentences
 
 GOODBYE = "Thanks, goodbye."
 
 
-def spoken_after(frames: list) -> tuple[bool, str]:
-    """Whether GOODBYE counts as spoken once `frames` went through, and the turn's text. Frames
-    are spaced as on a call (Pipecat lets a system frame, as the bot-speaking ones, pass queued
-    data frames)."""
-    frames = [paced for frame in frames for paced in (frame, SleepFrame(sleep=0.01))]
+def paced(frames: list) -> list:
+    """Frames spaced as on a call (Pipecat lets a system frame, as the bot-speaking ones, pass
+    queued data frames)."""
+    return [paced for frame in frames for paced in (frame, SleepFrame(sleep=0.01))]
 
-    async def story() -> tuple[bool, str]:
-        speech = AgentSpeech()
-        done = speech.spoken(GOODBYE)
-        await run_test(speech, frames_to_send=frames)
-        return done.done(), speech.take()
+
+def spoken_after(played: list) -> bool:
+    """Whether GOODBYE, given to `say`, counts as spoken once the output transport has played
+    `played` (the frames it passes on, in the order it plays them)."""
+
+    async def story() -> bool:
+        said = SaidSentences()
+        frame, spoken = said.say(GOODBYE)
+        assert (frame.text, frame.text_type) == (GOODBYE, SAID)
+        await run_test(said, frames_to_send=paced(played))
+        return spoken.done()
 
     return asyncio.run(story())
 
 
-def test_the_end_of_speech_before_the_sentence_went_by_does_not_count():
-    # The agent's previous reply ends before the sentence reaches TTS.
-    assert spoken_after([BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()])[0] is False
+def reply_played(text: str, text_type: str = "sentence") -> list:
+    """A TTS context as it leaves the output transport: its audio (not passed on), its text
+    queued behind the audio, then the end of it."""
+    return [BotStartedSpeakingFrame(), TTSStartedFrame(), TTSTextFrame(text, text_type=text_type), BotStoppedSpeakingFrame(), TTSStoppedFrame()]
 
 
 def test_the_sentence_is_spoken_when_its_speech_ends():
-    assert spoken_after([TTSSpeakFrame(GOODBYE), BotStartedSpeakingFrame()])[0] is False  # still speaking
-    said, text = spoken_after([TTSSpeakFrame(GOODBYE), BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()])
-    assert said is True and text == GOODBYE
+    assert spoken_after(reply_played(GOODBYE, SAID)) is True
+    assert spoken_after(reply_played(GOODBYE, SAID)[:3]) is False  # its text is out, its speech not over
 
 
-def test_another_sentence_spoken_meanwhile_does_not_count():
-    frames = [TTSSpeakFrame("Hold on."), BotStartedSpeakingFrame(), BotStoppedSpeakingFrame(), LLMTextFrame("Sure")]
-    assert spoken_after(frames)[0] is False
+def test_the_end_of_a_reply_still_playing_when_say_was_called_does_not_count():
+    # The LLM's last words ("Great, talk soon.") still play when the end_call tool says goodbye:
+    # their speech ends, on the line, before the goodbye's begins.
+    assert spoken_after(reply_played("Great, talk soon.")) is False
+    assert spoken_after(reply_played("Great, talk soon.") + reply_played(GOODBYE, SAID)) is True
+
+
+def test_another_sentence_of_the_same_words_does_not_count():
+    # The LLM saying the same words is not the sentence `say` queued.
+    assert spoken_after(reply_played(GOODBYE)) is False
+
+
+def test_the_turn_text_is_what_went_to_tts():
+    async def story() -> str:
+        speech = AgentSpeech()
+        frames = [LLMTextFrame("Sure,"), LLMTextFrame(" one moment."), TTSSpeakFrame(" Bye.")]
+        await run_test(speech, frames_to_send=paced(frames))
+        return speech.take()
+
+    assert asyncio.run(story()) == "Sure, one moment. Bye."
