@@ -222,6 +222,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._maybe_reset_model(self._scored)
         return self._scored
 
+
 def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Smart Turn v3's features for a speech segment (float32 at `sample_rate`), exactly as
     `LocalSmartTurnAnalyzerV3` computes them: 16 kHz, the last 8 s, Whisper log-mel."""
