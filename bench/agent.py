@@ -212,7 +212,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
     from pipecat.utils.time import time_now_iso8601
     from pipecat.workers.runner import WorkerRunner
 
-    from openrevox.agent import audio_models, phone_call, session
+    from openrevox.agent import audio_models, phone_call, session, turn_stop
     from openrevox.agent.speech import AGENT_VOICE, synthesize
     from openrevox.llm import LLMEndpoint
 
@@ -305,6 +305,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
         _, call = await parse_telephony_websocket(websocket)
         trace = traces[call["call_id"]] = Trace()
         vad, turn = analyzers(stock, trace)
+        stop_cls = TurnAnalyzerUserTurnStopStrategy if stock else turn_stop.TurnStopInBackground
         serializer = TwilioFrameSerializer(
             call["stream_id"], call["call_id"], params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
         )
@@ -318,7 +319,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
             context,
             user_params=LLMUserAggregatorParams(
                 vad_analyzer=vad,
-                user_turn_strategies=UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn)]),
+                user_turn_strategies=UserTurnStrategies(stop=[stop_cls(turn_analyzer=turn)]),
             ),
         )
         if stock:  # Pipecat as its examples lay a phone bot out

@@ -1,7 +1,8 @@
 """The phone edge: a carrier's media websocket (Twilio, Telnyx) through Pipecat's transport and the
 carrier's serializer, at 8 kHz.
 
-    transport in → STT → user turns (shared Silero VAD + Smart Turn) → callee's track →
+    transport in → STT → user turns (shared Silero VAD + Smart Turn, its verdicts in the
+    background: turn_stop.py) → callee's track →
     gate → LLM → TTS → transport out → agent's track → said sentences → assistant turns
 
 The gate holds the agent until the callee's first utterance has said who answered (or a few
@@ -36,15 +37,14 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
-from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from openrevox.agent import recording
 from openrevox.agent.background import background_mixer
-from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, turn_analyzer, vad_analyzer
+from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, vad_analyzer
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import speaking_secs
 from openrevox.agent.session import AgentCall, AgentSession
+from openrevox.agent.turn_stop import user_turn_strategies
 from openrevox.agent.voices import tts_service
 
 log = logging.getLogger("openrevox.agent")
@@ -225,7 +225,7 @@ class PhoneSession(AgentSession):
         self.aggregators.user().add_event_handler("on_user_turn_stopped", self._on_user_turn)
 
     def aggregator_params(self) -> dict:
-        strategies = UserTurnStrategies(stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer())])
+        strategies = user_turn_strategies()
         return {"user_params": LLMUserAggregatorParams(vad_analyzer=vad_analyzer(), user_turn_strategies=strategies)}
 
     def processors(self) -> list:

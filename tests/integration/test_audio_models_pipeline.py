@@ -5,27 +5,24 @@ from __future__ import annotations
 
 import asyncio
 
+from fakes.pipelines import running_pipeline
 from pipecat.frames.frames import (
     InputAudioRawFrame,
     LLMContextFrame,
     TranscriptionFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.pipeline.pipeline import Pipeline
-from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
-from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
-from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.utils.time import time_now_iso8601
-from pipecat.workers.runner import WorkerRunner
 
-from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, turn_analyzer, vad_analyzer
+from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, vad_analyzer
 from openrevox.agent.speech import CALLEE_VOICE, synthesize
+from openrevox.agent.turn_stop import user_turn_strategies
 
 FRAME_BYTES = 2 * PHONE_SAMPLE_RATE // 50  # 20 ms
 
@@ -62,52 +59,37 @@ class Turns(FrameProcessor):
         await self.push_frame(frame, direction)
 
 
+async def say(worker, pcm: bytes) -> None:  # noqa: ANN001
+    """At twice real time: fast, yet as on a line, VAD's events are handled before the frames
+    that follow them arrive."""
+    for i in range(0, len(pcm), FRAME_BYTES):
+        await worker.queue_frame(InputAudioRawFrame(pcm[i : i + FRAME_BYTES], PHONE_SAMPLE_RATE, 1))
+        await asyncio.sleep(0.01)
+
+
 async def call(lines: list[str]) -> list[str]:
     """One call: each line spoken, then line silence until its turn reaches the LLM (at most 3 s of
     it; Smart Turn's fallback is 1.5 s); returns the user turns the LLM was given."""
     turns = Turns()
     aggregators = LLMContextAggregatorPair(
         LLMContext(),
-        user_params=LLMUserAggregatorParams(
-            vad_analyzer=vad_analyzer(),
-            user_turn_strategies=UserTurnStrategies(
-                stop=[TurnAnalyzerUserTurnStopStrategy(turn_analyzer=turn_analyzer())]
-            ),
-        ),
+        user_params=LLMUserAggregatorParams(vad_analyzer=vad_analyzer(), user_turn_strategies=user_turn_strategies()),
     )
-    worker = PipelineWorker(
-        Pipeline([HeardSTT(), aggregators.user(), turns]),
-        params=PipelineParams(audio_in_sample_rate=PHONE_SAMPLE_RATE),
-        cancel_on_idle_timeout=False,
-        enable_rtvi=False,
-    )
-    runner = WorkerRunner(handle_sigint=False)
-    await runner.add_workers(worker)
-    running = asyncio.create_task(runner.run())
-
-    async def say(pcm: bytes) -> None:
-        """At twice real time: fast, yet as on a line, VAD's events are handled before the
-        frames that follow them arrive."""
-        for i in range(0, len(pcm), FRAME_BYTES):
-            await worker.queue_frame(InputAudioRawFrame(pcm[i : i + FRAME_BYTES], PHONE_SAMPLE_RATE, 1))
-            await asyncio.sleep(0.01)
-
     heard = []
     silence = bytes(FRAME_BYTES)
-    await say(silence * 10)
-    for line in lines:
-        await say(synthesize(line, CALLEE_VOICE) + silence * 25)
-        for _ in range(150):  # 3 s of line silence, 20 ms at a time, until the turn ends
-            if not turns.ended.empty():
-                break
-            await say(silence)
+    async with running_pipeline([HeardSTT(), aggregators.user(), turns]) as worker:
+        await say(worker, silence * 10)
+        for line in lines:
+            await say(worker, synthesize(line, CALLEE_VOICE) + silence * 25)
+            for _ in range(150):  # 3 s of line silence, 20 ms at a time, until the turn ends
+                if not turns.ended.empty():
+                    break
+                await say(worker, silence)
+            while not turns.ended.empty():
+                heard.append(turns.ended.get_nowait())
+        await say(worker, silence * 50)  # a turn that should not be there would end in it
         while not turns.ended.empty():
             heard.append(turns.ended.get_nowait())
-    await say(silence * 50)  # a turn that should not be there would end in it
-    while not turns.ended.empty():
-        heard.append(turns.ended.get_nowait())
-    await worker.cancel()
-    await running
     return heard
 
 
