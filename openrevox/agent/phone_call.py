@@ -68,8 +68,7 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
-        self._held: list[bytes] = []
-        self._held_bytes = 0
+        self._held = bytearray()  # the carrier's audio not yet pushed on
 
     def _create_audio_task(self) -> None:
         pass
@@ -77,11 +76,11 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
     async def push_audio_frame(self, frame: InputAudioRawFrame) -> None:
         if not self._params.audio_in_enabled or self._paused:
             return
-        self._held.append(frame.audio)
-        self._held_bytes += len(frame.audio)
-        if self._held_bytes < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2:
+        self._held += frame.audio
+        if len(self._held) < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2:
             return
-        audio, self._held, self._held_bytes = b"".join(self._held), [], 0
+        audio = bytes(self._held)
+        self._held.clear()
         await self.push_frame(InputAudioRawFrame(audio=audio, sample_rate=frame.sample_rate, num_channels=frame.num_channels))
 
 
