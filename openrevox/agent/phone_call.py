@@ -15,6 +15,7 @@ would cost CPU on every frame for nothing (bench/agent.py).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 
@@ -134,7 +135,7 @@ class AgentSpeech(FrameProcessor):
         return text
 
 
-SAID = "openrevox.said"  # the text type of what `say` speaks, to know its text after the output
+SAID = "openrevox.said"  # what `say` speaks has a text type of its own, "openrevox.said#N"
 
 
 class SaidSentences(FrameProcessor):
@@ -144,27 +145,33 @@ class SaidSentences(FrameProcessor):
     from TTS services that time each word, the sentence's progress frames, timed as its words
     play), and the end of that speech follows. The end of earlier speech (a reply still playing
     when `say` was called) comes before, and does not count. Should no frame of the type come
-    out, `say` gives up after its timeout."""
+    out, `say` gives up after its timeout; each sentence has a text type of its own, so one given
+    up on holds up no later one."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._waiting: list[asyncio.Future] = []  # a future per sentence, in the order said
-        self._playing: asyncio.Future | None = None
+        self._said = itertools.count(1)
+        self._waiting: dict[str, asyncio.Future] = {}  # by text type: sentences not yet on the line
+        self._playing: list[asyncio.Future] = []  # sentences on the line, their speech not yet over
 
     def say(self, sentence: str) -> tuple[TTSSpeakFrame, asyncio.Future]:
         """The frame that speaks `sentence`, and a future done once it has been spoken."""
+        self._waiting = {kind: spoken for kind, spoken in self._waiting.items() if not spoken.done()}
         spoken = asyncio.get_running_loop().create_future()
-        self._waiting.append(spoken)
-        return TTSSpeakFrame(sentence, text_type=SAID), spoken
+        text_type = f"{SAID}#{next(self._said)}"
+        self._waiting[text_type] = spoken
+        return TTSSpeakFrame(sentence, text_type=text_type), spoken
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if getattr(frame, "text_type", None) == SAID and not self._playing and self._waiting:
-            self._playing = self._waiting.pop(0)
-        elif isinstance(frame, BotStoppedSpeakingFrame | TTSStoppedFrame) and self._playing:
-            if not self._playing.done():  # not given up on by `say`
-                self._playing.set_result(None)
-            self._playing = None
+        text_type = getattr(frame, "text_type", None)
+        if text_type in self._waiting:
+            self._playing.append(self._waiting.pop(text_type))
+        elif isinstance(frame, BotStoppedSpeakingFrame | TTSStoppedFrame):
+            for spoken in self._playing:
+                if not spoken.done():  # not given up on by `say`
+                    spoken.set_result(None)
+            self._playing = []
         await self.push_frame(frame, direction)
 
 

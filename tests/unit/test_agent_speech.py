@@ -29,14 +29,20 @@ def paced(frames: list) -> list:
     return [paced for frame in frames for paced in (frame, SleepFrame(sleep=0.01))]
 
 
-def spoken_after(played: list) -> bool:
+def spoken_after(played: list, given_up_on: int = 0) -> bool:
     """Whether GOODBYE, given to `say`, counts as spoken once the output transport has played
-    `played` (the frames it passes on, in the order it plays them)."""
+    `played` (the frames it passes on, in the order it plays them; SAID stands for GOODBYE's text
+    type), after `say` gave up on as many sentences before it (their text never came out)."""
 
     async def story() -> bool:
         said = SaidSentences()
+        for _ in range(given_up_on):
+            said.say("Are you still there?")[1].cancel()  # as `say`'s timeout does
         frame, spoken = said.say(GOODBYE)
-        assert (frame.text, frame.text_type) == (GOODBYE, SAID)
+        assert frame.text == GOODBYE and frame.text_type.startswith(SAID)
+        for played_frame in played:
+            if getattr(played_frame, "text_type", None) == SAID:
+                played_frame.text_type = frame.text_type
         await run_test(said, frames_to_send=paced(played))
         return spoken.done()
 
@@ -59,6 +65,10 @@ def test_the_end_of_a_reply_still_playing_when_say_was_called_does_not_count():
     # their speech ends, on the line, before the goodbye's begins.
     assert spoken_after(reply_played("Great, talk soon.")) is False
     assert spoken_after(reply_played("Great, talk soon.") + reply_played(GOODBYE, SAID)) is True
+
+
+def test_a_sentence_given_up_on_holds_up_no_later_one():
+    assert spoken_after(reply_played(GOODBYE, SAID), given_up_on=2) is True
 
 
 def test_another_sentence_of_the_same_words_does_not_count():
