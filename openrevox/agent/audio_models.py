@@ -17,11 +17,13 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   call two threads; VAD hands every 20 ms frame to its call's thread, which costs ~3x the model
   itself and, at 35 calls in a process, starves the event loop into collapse. Here each model is
   one session per process; a call keeps only its own recurrent state and audio buffer.
-- Silero runs on the event loop, batched: the windows that calls complete during one turn of
-  the loop are scored by one `session.run` at the start of the next (a window waits for no
-  timer, only for the loop's other ready work). A run costs ~0.2 ms whatever it holds up to a
-  batch of 16 (~0.06 ms a window then), and a busy loop is exactly when windows pile up, so the
-  model's cost per call falls as calls are added. A thread hop per window, as stock does, costs
+- Silero is scored in batches on a thread of its own: the windows that calls complete during one
+  turn of the event loop go to the thread together at the start of the next, and batches that
+  queue while it runs one are scored as one. A run costs ~0.2 ms whatever it holds up to a batch
+  of 16 (~0.06 ms a window then), and a busy loop is exactly when windows pile up, so the model's
+  cost per call falls as calls are added; on the thread (ONNX Runtime releases the GIL) the
+  loop goes on with other calls' frames meanwhile: at 25 calls a process the loop's share of a
+  core fell from ~58 to ~48 % (docs/benchmarks.md). A thread hop per window, as stock does, costs
   more than the model (`bench/agent.py` prints both at start).
 - Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on two threads per process,
   in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
@@ -51,6 +53,7 @@ import threading
 import time
 import weakref
 from importlib import resources
+from typing import NamedTuple
 
 import numpy as np
 import onnxruntime as ort
@@ -132,57 +135,92 @@ class _SileroState(SileroOnnxModel):
 
 
 class SileroBatches:
-    """Scores the Silero windows of many calls with one model run per turn of the event loop.
-    Each call's recurrent state and audio context stay its own (`_SileroState`): a batch row
-    carries them in and out, as `SileroOnnxModel.__call__` does for a batch of one."""
+    """Scores the Silero windows of many calls in batches, on a thread of its own.
+
+    The windows that calls complete during one turn of the event loop make one batch, handed to
+    the thread at the start of the next turn; batches that queue while the thread runs one are
+    scored together. The loop builds each row and takes each answer, so a call's recurrent state
+    and audio context (`_SileroState`) are only touched on the loop: a row carries them in and
+    out, as `SileroOnnxModel.__call__` does for a batch of one."""
 
     def __init__(self, session: ort.InferenceSession) -> None:
         self.session = session
         self.runs = self.windows = 0  # model runs and the windows they scored, since start
-        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> waiting windows
+        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> this turn's rows
+        self._batches: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name="silero", daemon=True).start()
 
     def score(self, model: _SileroState, window: np.ndarray, sample_rate: int) -> asyncio.Future:
         """The speech confidence of `window` (float32, one Silero window) as `model` hears it."""
         loop = asyncio.get_running_loop()
+        if model._last_sr and model._last_sr != sample_rate:
+            model.reset_states()
+        context = model._context[0] if model._context.size else np.zeros(_silero_context(sample_rate), np.float32)
         future = loop.create_future()
         waiting = self._pending.setdefault(loop, [])
         if not waiting:
-            loop.call_soon(self._run, loop)
-        waiting.append((model, window, sample_rate, future))
+            loop.call_soon(self._hand_over, loop)
+        waiting.append(_SileroRow(model, np.concatenate((context, window)), model._state, sample_rate, future))
         return future
 
-    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
-        waiting = self._pending.pop(loop, [])
-        for sample_rate in {rate for _, _, rate, _ in waiting}:
-            batch = [(model, window, future) for model, window, rate, future in waiting if rate == sample_rate]
-            try:
-                confidences = self._score_batch([(model, window) for model, window, _ in batch], sample_rate)
-            except Exception as error:  # each call's VAD logs it and hears silence, as stock does
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(error)
-                continue
-            for (_, _, future), confidence in zip(batch, confidences, strict=True):
-                if not future.done():  # not cancelled by a call that ended meanwhile
-                    future.set_result(confidence)
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._batches.put((loop, self._pending.pop(loop, [])))
 
-    def _score_batch(self, batch: list[tuple[_SileroState, np.ndarray]], sample_rate: int) -> list[float]:
-        context_size = 64 if sample_rate == 16000 else 32
-        for model, _ in batch:
-            if model._last_sr and model._last_sr != sample_rate:
-                model.reset_states()
-        # A row: the call's context (the tail of its last window; zeros after a reset), its window.
-        empty = np.zeros(context_size, np.float32)
-        inputs = np.stack([np.concatenate((model._context[0] if model._context.size else empty, window)) for model, window in batch])
-        state = np.concatenate([model._state for model, _ in batch], axis=1)
-        out, state = self.session.run(None, {"input": inputs, "state": state, "sr": np.array(sample_rate, dtype="int64")})
-        for row, (model, _) in enumerate(batch):
-            model._state = state[:, row : row + 1].copy()
-            model._context = inputs[row : row + 1, -context_size:].copy()
-            model._last_sr, model._last_batch_size = sample_rate, 1
+    def _serve(self) -> None:
+        while True:
+            batches = [self._batches.get()]
+            while not self._batches.empty():
+                batches.append(self._batches.get())
+            for loop in {loop for loop, _ in batches}:
+                rows = [row for batch_loop, batch in batches if batch_loop is loop for row in batch]
+                for sample_rate in {row.sample_rate for row in rows}:
+                    self._score([row for row in rows if row.sample_rate == sample_rate], sample_rate, loop)
+
+    def _score(self, rows: list[_SileroRow], sample_rate: int, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            out, state = self.session.run(None, {
+                "input": np.stack([row.input for row in rows]),
+                "state": np.concatenate([row.state for row in rows], axis=1),
+                "sr": np.array(sample_rate, dtype="int64"),
+            })  # fmt: skip
+            outcome = (out[:, 0], state)
+        except Exception as error:  # each call's VAD logs it and hears silence, as stock does
+            outcome = error
         self.runs += 1
-        self.windows += len(batch)
-        return [float(c) for c in out[:, 0]]
+        self.windows += len(rows)
+        try:
+            loop.call_soon_threadsafe(_answer, rows, outcome)
+        except RuntimeError:  # that loop is closed: nobody waits for the answers
+            pass
+
+
+class _SileroRow(NamedTuple):
+    model: _SileroState
+    input: np.ndarray  # the call's context (the tail of its last window), then the window
+    state: np.ndarray  # the call's recurrent state before the window
+    sample_rate: int
+    future: asyncio.Future
+
+
+def _answer(rows: list[_SileroRow], outcome: tuple[np.ndarray, np.ndarray] | Exception) -> None:
+    """On the loop: each row's confidence to its caller, the state it leaves to its call."""
+    for index, row in enumerate(rows):
+        if row.future.done():  # cancelled by a call that ended meanwhile
+            continue
+        if isinstance(outcome, Exception):
+            row.future.set_exception(outcome)
+            continue
+        confidences, states = outcome
+        model = row.model
+        model._state = states[:, index : index + 1].copy()
+        model._context = row.input[np.newaxis, -_silero_context(row.sample_rate) :].copy()
+        model._last_sr, model._last_batch_size = row.sample_rate, 1
+        row.future.set_result(float(confidences[index]))
+
+
+def _silero_context(sample_rate: int) -> int:
+    """How many samples of the previous window Silero hears before each window."""
+    return 64 if sample_rate == 16000 else 32
 
 
 _silero_batches = _once(lambda: SileroBatches(_silero_session()))
