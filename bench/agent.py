@@ -32,8 +32,9 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
   reported by the worker by the frame's position in the stream. This is the latency the pipeline
   adds beyond the stand-ins' own: frame hops, the turn model's inference and queueing, event
   loop lag, HTTP to the LLM, sentence aggregation. Split (p50/p95) into input (VAD-stop frame
-  sent → VAD stop seen), LLM (turn ready → TTS given the first sentence, beyond the stand-in's
-  own time) and output (TTS → caller, beyond its own), with Smart Turn's verdict wait beside them
+  sent → VAD stop seen), turn (turn ready → the LLM given the turn: the transcript's and the
+  verdict's way into the user aggregator), LLM (→ TTS given the first sentence, beyond the
+  stand-in's own time) and output (TTS → caller, beyond its own), with Smart Turn's verdict wait beside them
   (it overlaps the STT's).
 * decision: the decision frame − the end of speech (VAD stop_secs, Silero's tail, fallbacks):
   set by the audio and the parameters, the same for any implementation.
@@ -117,8 +118,10 @@ class Trace:
     decisions: list[tuple[str, int, int]] = field(default_factory=list)  # kind, frame, VAD stop
     verdict_secs: list[float] = field(default_factory=list)
     # When (time.monotonic(), the same clock as the callers') VAD reported the stop on a frame,
-    # Smart Turn answered for it, and the TTS got the first sentence of the turn decided on it.
-    events: dict[str, dict[int, float]] = field(default_factory=lambda: {"vad_stop": {}, "verdict": {}, "sentence": {}})
+    # Smart Turn answered for it, and the LLM got the turn decided on it, the TTS its first sentence.
+    events: dict[str, dict[int, float]] = field(
+        default_factory=lambda: {"vad_stop": {}, "verdict": {}, "context": {}, "sentence": {}}
+    )
 
 
 def last_frame(samples: int) -> int:
@@ -191,7 +194,12 @@ def analyzers(stock: bool, trace: Trace):
 
 
 def worker_app(stock: bool, llm_url: str, observers: bool):
-    from pipecat.frames.frames import TranscriptionFrame, TTSAudioRawFrame, VADUserStoppedSpeakingFrame
+    from pipecat.frames.frames import (
+        LLMContextFrame,
+        TranscriptionFrame,
+        TTSAudioRawFrame,
+        VADUserStoppedSpeakingFrame,
+    )
     from pipecat.pipeline.pipeline import Pipeline
     from pipecat.pipeline.worker import PipelineParams, PipelineWorker
     from pipecat.processors.aggregators.llm_context import LLMContext
@@ -200,6 +208,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
         LLMUserAggregatorParams,
     )
     from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
+    from pipecat.processors.frame_processor import FrameProcessor
     from pipecat.runner.utils import parse_telephony_websocket
     from pipecat.serializers.twilio import TwilioFrameSerializer
     from pipecat.services.openai.llm import OpenAILLMService
@@ -253,6 +262,19 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
                 self.trace.events["sentence"].setdefault(self.trace.decisions[-1][1], time.monotonic())
             await asyncio.sleep(TTS_FIRST_SECS)
             yield TTSAudioRawFrame(spoken(text), 8000, 1, context_id=context_id)
+
+    class TurnToLLM(FrameProcessor):
+        """Before the LLM, in the pushing task (no queue of its own): when it is given a turn."""
+
+        def __init__(self, trace: Trace) -> None:
+            super().__init__(enable_direct_mode=True)
+            self.trace = trace
+
+        async def process_frame(self, frame, direction):
+            await super().process_frame(frame, direction)
+            if isinstance(frame, LLMContextFrame) and self.trace.decisions:
+                self.trace.events["context"].setdefault(self.trace.decisions[-1][1], time.monotonic())
+            await self.push_frame(frame, direction)
 
     spoken_cache: dict[str, bytes] = {}
 
@@ -333,6 +355,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
                 transport.input(),
                 StandInSTT(),
                 aggregators.user(),
+                TurnToLLM(trace),
                 llm,
                 StandInTTS(trace),
                 transport.output(),
@@ -356,7 +379,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
             gate = phone_call.AgentGate()
             gate.is_open = True
             llm = session.make_llm(LLMEndpoint(llm_url, "bench", "bench"))
-            agent = [gate, llm, phone_call.AgentSpeech(), StandInTTS(trace)]
+            agent = [gate, TurnToLLM(trace), llm, phone_call.AgentSpeech(), StandInTTS(trace)]
             ears = [transport, StandInSTT(), aggregators.user()]
             tails = [phone_call.CallTracks(), phone_call.SaidSentences(), aggregators.assistant()]
             worker = session.pipeline_worker(phone_call.phone_processors(*ears, agent, *tails))
@@ -629,7 +652,7 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
 
 def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
     added, decision, verdicts = [], [], []
-    parts = {"input": [], "verdict": [], "llm": [], "output": []}
+    parts = {"input": [], "verdict": [], "turn": [], "llm": [], "output": []}
     lost = late = fallbacks = unmatched = errors = misframed = 0
     answer = LLM_FIRST_SECS + (FIRST_SENTENCE_WORDS - 1) * LLM_WORD_SECS + TTS_FIRST_SECS
     for log in logs:
@@ -654,12 +677,14 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
             events = trace["events"]  # keyed by frame (JSON made the keys strings)
             stop_at = events["vad_stop"].get(str(vad_stop))
             verdict_at = events["verdict"].get(str(vad_stop))
+            context_at = events["context"].get(str(frame))
             sentence_at = events["sentence"].get(str(frame))
-            if None not in (stop_at, verdict_at, sentence_at):
+            if None not in (stop_at, verdict_at, context_at, sentence_at):
                 parts["input"].append(stop_at - log.sent[vad_stop])
                 parts["verdict"].append(verdict_at - stop_at)
                 ready = max(log.sent[frame], verdict_at if kind == "model" else 0, stop_at + STT_SECS)
-                parts["llm"].append(sentence_at - ready - (answer - TTS_FIRST_SECS))
+                parts["turn"].append(context_at - ready)
+                parts["llm"].append(sentence_at - context_at - (answer - TTS_FIRST_SECS))
                 parts["output"].append(turn.first_audio - sentence_at - TTS_FIRST_SECS)
             decision.append(log.sent[frame] - log.sent[turn.speech_end])
             late += added[-1] > LATE_SECS
@@ -716,6 +741,7 @@ def print_row(r: dict) -> None:
         f"added p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} max {r['added_max_ms']:.0f} ms | "
         f"decision p50 {r['decision_p50_ms']:.0f} ms | "
         f"added = input {r['input_p50_ms']:.0f}/{r['input_p95_ms']:.0f} "
+        f"+ turn {r['turn_p50_ms']:.0f}/{r['turn_p95_ms']:.0f} "
         f"+ LLM {r['llm_p50_ms']:.0f}/{r['llm_p95_ms']:.0f} "
         f"+ output {r['output_p50_ms']:.0f}/{r['output_p95_ms']:.0f} ms (p50/p95; verdict wait "
         f"{r['verdict_p50_ms']:.0f}/{r['verdict_p95_ms']:.0f} overlaps the STT's {STT_SECS * 1000:.0f}; "

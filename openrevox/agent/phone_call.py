@@ -1,7 +1,7 @@
 """The phone edge: a carrier's media websocket (Twilio, Telnyx) through Pipecat's transport and the
 carrier's serializer, at 8 kHz.
 
-    transport in → STT → user turns (shared Silero VAD + Smart Turn, its verdicts in the
+    transport in → STT → transcripts in line → user turns (shared Silero VAD + Smart Turn, its verdicts in the
     background: turn_stop.py) → callee's track →
     gate → LLM → TTS → transport out → agent's track → said sentences → assistant turns
 
@@ -45,7 +45,7 @@ from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, vad_analyzer
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import speaking_secs
 from openrevox.agent.session import AgentCall, AgentSession
-from openrevox.agent.turn_stop import user_turn_strategies
+from openrevox.agent.turn_stop import TranscriptsInLine, user_turn_strategies
 from openrevox.agent.voices import tts_service
 
 log = logging.getLogger("openrevox.agent")
@@ -210,7 +210,7 @@ class TrackTap(FrameProcessor):
 
 def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks, said: SaidSentences, assistant_turns) -> list:  # noqa: ANN001
     """The phone pipeline's layout (the module's docstring), `agent` being gate, LLM and TTS."""
-    ears = [transport.input(), *([stt] if stt else []), user_turns, tracks.callee]
+    ears = [transport.input(), *([stt, TranscriptsInLine()] if stt else []), user_turns, tracks.callee]
     return [*ears, *agent, transport.output(), tracks.agent, said, assistant_turns]
 
 

@@ -10,15 +10,25 @@ transcript behind them (bench/agent.py, docs/benchmarks.md). Here the verdict ru
 its own: the aggregator keeps hearing, a transcript that arrives meanwhile is ready when the
 verdict comes, and a verdict that VAD's next start made stale is dropped (its model run skipped
 if it had not begun). What the strategy decides from a verdict is stock's.
+
+The turn also waits for the STT's final transcript, and Pipecat's processors take every system
+frame in their queue (the callee's audio frames are system frames) before any data frame (a
+transcript is one). On a busy worker the user aggregator's queue always held some audio, so the
+transcript waited until none was left: at 25 calls a process 0.3-1 s after the STT gave it, the
+largest part of what a turn added (bench/agent.py, docs/benchmarks.md). `TranscriptsInLine`, between
+the STT and the aggregator, hands final transcripts on as system frames: the aggregator takes
+one after the audio that came before it and before the audio that comes after, in arrival order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
-from pipecat.frames.frames import VADUserStoppedSpeakingFrame
+from pipecat.frames.frames import Frame, SystemFrame, TranscriptionFrame, VADUserStoppedSpeakingFrame
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.turns.user_stop import TurnAnalyzerUserTurnStopStrategy
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -70,3 +80,33 @@ class TurnStopInBackground(TurnAnalyzerUserTurnStopStrategy):
     async def cleanup(self) -> None:
         await self._drop_verdict()
         await super().cleanup()
+
+
+@dataclasses.dataclass
+class TranscriptInLine(SystemFrame, TranscriptionFrame):
+    """A final transcript that processors take in arrival order with the callee's audio."""
+
+
+class TranscriptsInLine(FrameProcessor):
+    """Between the STT and the user aggregator: final transcripts go on as `TranscriptInLine`
+    (the module's docstring). It keeps no state, so it runs in the pushing task (Pipecat's
+    direct mode): a queue of its own would hold transcripts behind audio, as the aggregator's did."""
+
+    def __init__(self) -> None:
+        super().__init__(enable_direct_mode=True)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TranscriptionFrame) and not isinstance(frame, SystemFrame):
+            frame = in_line(frame)
+        await self.push_frame(frame, direction)
+
+
+def in_line(transcript: TranscriptionFrame) -> TranscriptInLine:
+    """`transcript` as a `TranscriptInLine`: every field kept but the frame's own id and name."""
+    fields = dataclasses.fields(TranscriptionFrame)
+    frame = TranscriptInLine(**{f.name: getattr(transcript, f.name) for f in fields if f.init})
+    for f in fields:
+        if not f.init and f.name not in ("id", "name"):
+            setattr(frame, f.name, getattr(transcript, f.name))
+    return frame
