@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import types
 
+import numpy as np
 import pytest
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn import base_smart_turn
@@ -15,7 +16,10 @@ from pipecat.audio.vad.vad_analyzer import VADState
 
 from openrevox.agent.audio_models import (
     PHONE_SAMPLE_RATE,
+    SileroBatches,
     _silero_batches,
+    _silero_session,
+    _SileroState,
     TURN_PARAMS,
     VAD_PARAMS,
     turn_analyzer,
@@ -138,6 +142,33 @@ def test_concurrent_calls_are_scored_in_shared_batches_and_each_decides_as_stock
     heard_bytes = sum(len(frame) for frame in frames(conversation))
     assert windows == 4 * (heard_bytes // 512)  # every 32 ms window of every call, once
     assert runs == windows // 4  # four calls' windows per model run
+
+
+class FailingOnce:
+    """A Silero session whose first run fails, as an ONNX Runtime error would."""
+
+    def __init__(self) -> None:
+        self.session, self.failed = _silero_session(), False
+
+    def run(self, *args):  # noqa: ANN002, ANN201
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("model run failed")
+        return self.session.run(*args)
+
+
+def test_a_failed_model_run_fails_its_windows_and_the_batches_go_on():
+    """The batches' thread outlives a failed run: the windows in it get the error (each call's
+    VAD logs it and hears silence), later windows are scored (calls would hang otherwise)."""
+    batches = SileroBatches(FailingOnce())
+
+    async def story() -> float:
+        model, window = _SileroState(_silero_session()), np.zeros(256, np.float32)
+        with pytest.raises(RuntimeError, match="model run failed"):
+            await asyncio.wait_for(batches.score(model, window, PHONE_SAMPLE_RATE), 2)
+        return await asyncio.wait_for(batches.score(model, window, PHONE_SAMPLE_RATE), 2)
+
+    assert 0.0 <= asyncio.run(story()) < VAD_PARAMS.confidence  # silence, scored
 
 
 class FrameClock:
