@@ -97,7 +97,7 @@ class TranscriptsInLine(FrameProcessor):
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
-        if isinstance(frame, TranscriptionFrame) and not isinstance(frame, SystemFrame):
+        if type(frame) is TranscriptionFrame:  # a subclass keeps its own type, and what it means
             frame = in_line(frame)
         await self.push_frame(frame, direction)
 
