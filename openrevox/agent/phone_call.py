@@ -1,8 +1,8 @@
 """The phone edge: a carrier's media websocket (Twilio, Telnyx) through Pipecat's transport and the
 carrier's serializer, at 8 kHz.
 
-    transport in → STT → transcripts in line → user turns (shared Silero VAD + Smart Turn, its verdicts in the
-    background: turn_stop.py) → callee's track →
+    transport in → STT → transcripts in line → user turns (shared Silero VAD + Smart Turn,
+    its verdicts in the background: turn_stop.py) → callee's track →
     gate → LLM → TTS → transport out → agent's track → said sentences → assistant turns
 
 The gate holds the agent until the callee's first utterance has said who answered (or a few

@@ -14,10 +14,10 @@ if it had not begun). What the strategy decides from a verdict is stock's.
 The turn also waits for the STT's final transcript, and Pipecat's processors take every system
 frame in their queue (the callee's audio frames are system frames) before any data frame (a
 transcript is one). On a busy worker the user aggregator's queue always held some audio, so the
-transcript waited until none was left: at 25 calls a process 0.3-1 s after the STT gave it, the
-largest part of what a turn added (bench/agent.py, docs/benchmarks.md). `TranscriptsInLine`, between
-the STT and the aggregator, hands final transcripts on as system frames: the aggregator takes
-one after the audio that came before it and before the audio that comes after, in arrival order.
+transcript waited until none was left: at 25 calls a process up to 0.4-1.2 s after the STT gave
+it (bench/agent.py, docs/benchmarks.md). `TranscriptsInLine`, between the STT and the aggregator,
+hands final transcripts on as system frames: the aggregator takes one after the audio that came
+before it and before the audio that comes after, in arrival order.
 """
 
 from __future__ import annotations
