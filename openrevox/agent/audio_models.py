@@ -19,7 +19,8 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   one session per process; a call keeps only its own recurrent state and audio buffer.
 - Silero is scored in batches on a thread of its own: the windows that calls complete during one
   turn of the event loop go to the thread together at the start of the next, and batches that
-  queue while it runs one are scored as one. A run costs ~0.2 ms whatever it holds up to a batch
+  queue while it runs one are scored as one; the windows one audio frame completes (a 40 ms
+  frame ends one or two) go in one trip, each scored after the one before it. A run costs ~0.2 ms whatever it holds up to a batch
   of 16 (~0.06 ms a window then), and a busy loop is exactly when windows pile up, so the model's
   cost per call falls as calls are added; on the thread (ONNX Runtime releases the GIL) the
   loop goes on with other calls' frames meanwhile: at 25 calls a process the loop's share of a
@@ -139,9 +140,11 @@ class SileroBatches:
 
     The windows that calls complete during one turn of the event loop make one batch, handed to
     the thread at the start of the next turn; batches that queue while the thread runs one are
-    scored together. The loop builds each row and takes each answer, so a call's recurrent state
-    and audio context (`_SileroState`) are only touched on the loop: a row carries them in and
-    out, as `SileroOnnxModel.__call__` does for a batch of one."""
+    scored together. A call may send several consecutive windows at once: the thread scores its
+    first with the other calls' in one model run, its second in the next run, and so on, each
+    from the state the one before it left. The loop builds each row and takes each answer, so a
+    call's recurrent state and audio context (`_SileroState`) are only touched on the loop: a row
+    carries them in and out, as `SileroOnnxModel.__call__` does for a batch of one."""
 
     def __init__(self, session: ort.InferenceSession) -> None:
         self.session = session
@@ -150,8 +153,9 @@ class SileroBatches:
         self._batches: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="silero", daemon=True).start()
 
-    def score(self, model: _SileroState, window: np.ndarray, sample_rate: int) -> asyncio.Future:
-        """The speech confidence of `window` (float32, one Silero window) as `model` hears it."""
+    def score(self, model: _SileroState, windows: list[np.ndarray], sample_rate: int) -> asyncio.Future:
+        """The speech confidence of each of `windows` (float32, consecutive Silero windows) as
+        `model` hears them, in order."""
         loop = asyncio.get_running_loop()
         if model._last_sr and model._last_sr != sample_rate:
             model.reset_states()
@@ -160,7 +164,7 @@ class SileroBatches:
         waiting = self._pending.setdefault(loop, [])
         if not waiting:
             loop.call_soon(self._hand_over, loop)
-        waiting.append(_SileroRow(model, np.concatenate((context, window)), model._state, sample_rate, future))
+        waiting.append(_SileroRow(model, context, windows, model._state, sample_rate, future))
         return future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -177,17 +181,25 @@ class SileroBatches:
                     self._score([row for row in rows if row.sample_rate == sample_rate], sample_rate, loop)
 
     def _score(self, rows: list[_SileroRow], sample_rate: int, loop: asyncio.AbstractEventLoop) -> None:
+        contexts, states = [row.context for row in rows], [row.state for row in rows]
+        confidences: list[list[float]] = [[] for _ in rows]
         try:
-            out, state = self.session.run(None, {
-                "input": np.stack([row.input for row in rows]),
-                "state": np.concatenate([row.state for row in rows], axis=1),
-                "sr": np.array(sample_rate, dtype="int64"),
-            })  # fmt: skip
-            outcome = (out[:, 0], state)
+            for step in range(max(len(row.windows) for row in rows)):
+                scored = [i for i, row in enumerate(rows) if step < len(row.windows)]
+                inputs = np.stack([np.concatenate((contexts[i], rows[i].windows[step])) for i in scored])
+                out, state = self.session.run(None, {
+                    "input": inputs,
+                    "state": np.concatenate([states[i] for i in scored], axis=1),
+                    "sr": np.array(sample_rate, dtype="int64"),
+                })  # fmt: skip
+                for j, i in enumerate(scored):
+                    confidences[i].append(float(out[j, 0]))
+                    states[i], contexts[i] = state[:, j : j + 1], inputs[j, -_silero_context(sample_rate) :]
+                self.runs += 1
+                self.windows += len(scored)
+            outcome = (confidences, states, contexts)
         except Exception as error:  # each call's VAD logs it and hears silence, as stock does
             outcome = error
-        self.runs += 1
-        self.windows += len(rows)
         try:
             loop.call_soon_threadsafe(_answer, rows, outcome)
         except RuntimeError:  # that loop is closed: nobody waits for the answers
@@ -196,26 +208,26 @@ class SileroBatches:
 
 class _SileroRow(NamedTuple):
     model: _SileroState
-    input: np.ndarray  # the call's context (the tail of its last window), then the window
-    state: np.ndarray  # the call's recurrent state before the window
+    context: np.ndarray  # the tail of the call's last window (zeros after a reset)
+    windows: list[np.ndarray]
+    state: np.ndarray  # the call's recurrent state before the first window
     sample_rate: int
     future: asyncio.Future
 
 
-def _answer(rows: list[_SileroRow], outcome: tuple[np.ndarray, np.ndarray] | Exception) -> None:
-    """On the loop: each row's confidence to its caller, the state it leaves to its call."""
+def _answer(rows: list[_SileroRow], outcome: tuple[list, list, list] | Exception) -> None:
+    """On the loop: each row's confidences to its caller, the state they leave to its call."""
     for index, row in enumerate(rows):
         if row.future.done():  # cancelled by a call that ended meanwhile
             continue
         if isinstance(outcome, Exception):
             row.future.set_exception(outcome)
             continue
-        confidences, states = outcome
+        confidences, states, contexts = outcome
         model = row.model
-        model._state = states[:, index : index + 1].copy()
-        model._context = row.input[np.newaxis, -_silero_context(row.sample_rate) :].copy()
+        model._state, model._context = states[index].copy(), contexts[index][np.newaxis].copy()
         model._last_sr, model._last_batch_size = row.sample_rate, 1
-        row.future.set_result(float(confidences[index]))
+        row.future.set_result(confidences[index])
 
 
 def _silero_context(sample_rate: int) -> int:
@@ -241,20 +253,33 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Pipecat's VAD over `buffer`, cut where Silero windows end so that each piece completes
-        at most one window, scored in the batches before the state machine takes the piece."""
+        at most one window. The windows `buffer` completes are scored first, in one trip through
+        the batches; should the state machine reset the model after one of them (stock does
+        after 2 s of quiet), those after it are scored again from the reset state."""
         state = self._vad_state
+        size = self._vad_frames_num_bytes
+        audio = self._vad_buffer + buffer
+        windows = [audio[start : start + size] for start in range(0, len(audio) - size + 1, size)]
+        scores = await self._scores(windows) if windows else []
         while buffer:
-            completing = self._vad_frames_num_bytes - len(self._vad_buffer)  # bytes that end a window
+            completing = size - len(self._vad_buffer)  # bytes that end a window
             piece, buffer = buffer[:completing], buffer[completing:]
-            if len(piece) == completing:
-                window = np.frombuffer(self._vad_buffer + piece, np.int16).astype(np.float32) / 32768.0
-                try:
-                    self._scored = await _silero_batches().score(self._model, window, self.sample_rate)
-                except Exception as error:
-                    log.error("Silero VAD failed on a window: %s", error)
-                    self._scored = 0.0
+            if len(piece) < completing:
+                state = self._run_analyzer(piece)
+                continue
+            self._scored, windows = scores.pop(0), windows[1:]
             state = self._run_analyzer(piece)
+            if windows and self._windows_since_reset == 0:  # reset on this window
+                scores = await self._scores(windows)
         return state
+
+    async def _scores(self, windows: list[bytes]) -> list[float]:
+        samples = [np.frombuffer(window, np.int16).astype(np.float32) / 32768.0 for window in windows]
+        try:
+            return await _silero_batches().score(self._model, samples, self.sample_rate)
+        except Exception as error:
+            log.error("Silero VAD failed on a window: %s", error)
+            return [0.0] * len(windows)
 
     def voice_confidence(self, buffer: bytes) -> float:
         self._maybe_reset_model(self._scored)

@@ -93,7 +93,11 @@ def test_shared_vad_fed_two_frames_at_a_time_decides_as_stock_fed_one(conversati
     shared = asyncio.run(vad_states(ready(vad_analyzer()), conversation, 2 * FRAME_BYTES))
 
     heard_bytes = sum(len(pair) for pair in frames(conversation, 2 * FRAME_BYTES))
-    assert _silero_batches().windows - scored == heard_bytes // 512  # every window, through the batches
+    # Every window, through the batches; a pair's second window is scored again when the model
+    # was reset after its first (stock resets at most once per 2 s of audio). This conversation
+    # has such a pair, so the decisions below were made across a reset too.
+    rescored = _silero_batches().windows - scored - heard_bytes // 512
+    assert 1 <= rescored <= len(conversation) // (2 * 2 * PHONE_SAMPLE_RATE)
     assert shared == stock[1::2][: len(shared)]
     assert len(shared) == len(stock) // 2
     assert speech_segments(shared) == speech_segments(stock)
@@ -165,10 +169,11 @@ def test_a_failed_model_run_fails_its_windows_and_the_batches_go_on():
     async def story() -> float:
         model, window = _SileroState(_silero_session()), np.zeros(256, np.float32)
         with pytest.raises(RuntimeError, match="model run failed"):
-            await asyncio.wait_for(batches.score(model, window, PHONE_SAMPLE_RATE), 2)
-        return await asyncio.wait_for(batches.score(model, window, PHONE_SAMPLE_RATE), 2)
+            await asyncio.wait_for(batches.score(model, [window], PHONE_SAMPLE_RATE), 2)
+        return await asyncio.wait_for(batches.score(model, [window, window], PHONE_SAMPLE_RATE), 2)
 
-    assert 0.0 <= asyncio.run(story()) < VAD_PARAMS.confidence  # silence, scored
+    scores = asyncio.run(story())
+    assert len(scores) == 2 and all(0.0 <= score < VAD_PARAMS.confidence for score in scores)  # silence, scored
 
 
 class FrameClock:
