@@ -34,8 +34,8 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
   loop lag, HTTP to the LLM, sentence aggregation. Split (p50/p95) into input (VAD-stop frame
   sent → VAD stop seen), turn (turn ready → the LLM given the turn: the transcript's and the
   verdict's way into the user aggregator), LLM (→ TTS given the first sentence, beyond the
-  stand-in's own time) and output (TTS → caller, beyond its own), with Smart Turn's verdict wait beside them
-  (it overlaps the STT's).
+  stand-in's own time) and output (TTS → caller, beyond its own), with Smart Turn's verdict
+  wait beside them (it overlaps the STT's).
 * decision: the decision frame − the end of speech (VAD stop_secs, Silero's tail, fallbacks):
   set by the audio and the parameters, the same for any implementation.
 * lost: no agent audio within REPLY_TIMEOUT_SECS; late: added > LATE_SECS.

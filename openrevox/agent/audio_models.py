@@ -20,9 +20,9 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
 - Silero is scored in batches on a thread of its own: the windows that calls complete during one
   turn of the event loop go to the thread together at the start of the next, and batches that
   queue while it runs one are scored as one; the windows one audio frame completes (a 40 ms
-  frame ends one or two) go in one trip, each scored after the one before it. A run costs ~0.2 ms whatever it holds up to a batch
-  of 16 (~0.06 ms a window then), and a busy loop is exactly when windows pile up, so the model's
-  cost per call falls as calls are added; on the thread (ONNX Runtime releases the GIL) the
+  frame ends one or two) go in one trip, each scored after the one before it. A run costs
+  ~0.2 ms whatever it holds up to a batch of 16 (~0.06 ms a window then), and a busy loop is
+  exactly when windows pile up, so the model's cost per call falls as calls are added; on the thread (ONNX Runtime releases the GIL) the
   loop goes on with other calls' frames meanwhile: at 25 calls a process the loop's share of a
   core fell from ~58 to ~48 % (docs/benchmarks.md). A thread hop per window, as stock does, costs
   more than the model (`bench/agent.py` prints both at start).
@@ -183,6 +183,7 @@ class SileroBatches:
     def _score(self, rows: list[_SileroRow], sample_rate: int, loop: asyncio.AbstractEventLoop) -> None:
         contexts, states = [row.context for row in rows], [row.state for row in rows]
         confidences: list[list[float]] = [[] for _ in rows]
+        context_size = _silero_context(sample_rate)
         try:
             for step in range(max(len(row.windows) for row in rows)):
                 scored = [i for i, row in enumerate(rows) if step < len(row.windows)]
@@ -194,7 +195,7 @@ class SileroBatches:
                 })  # fmt: skip
                 for j, i in enumerate(scored):
                     confidences[i].append(float(out[j, 0]))
-                    states[i], contexts[i] = state[:, j : j + 1], inputs[j, -_silero_context(sample_rate) :]
+                    states[i], contexts[i] = state[:, j : j + 1], inputs[j, -context_size:]
                 self.runs += 1
                 self.windows += len(scored)
             outcome = (confidences, states, contexts)
