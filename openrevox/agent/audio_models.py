@@ -59,6 +59,7 @@ from typing import NamedTuple
 import numpy as np
 import onnxruntime as ort
 import soxr
+import threadpoolctl
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
 from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
@@ -303,6 +304,11 @@ class SmartTurnModel:
 
     def __init__(self) -> None:
         self._session = _session("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
+        # The Whisper features' matrix product runs on numpy's OpenBLAS, whose default pool (a
+        # thread per core) spins after every product: at 25 calls a process it took the CPU from
+        # the model, a verdict's wall time twice its CPU time (docs/benchmarks.md). One thread,
+        # as for the ONNX sessions; the setting is the process's.
+        threadpoolctl.threadpool_limits(1, user_api="blas")
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
         for n in range(SMART_TURN_THREADS):
             threading.Thread(target=self._serve, name=f"smart-turn-{n}", daemon=True).start()
