@@ -275,6 +275,12 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
                 scores = await self._scores(windows)
         return state
 
+    @property
+    def deciding(self) -> bool:
+        """Whether VAD is counting windows toward a start or a stop of speech, when each window
+        it waits for is felt in the turn's latency."""
+        return self._vad_state in (VADState.STARTING, VADState.STOPPING)
+
     async def _scores(self, windows: list[bytes]) -> list[float]:
         samples = [np.frombuffer(window, np.int16).astype(np.float32) / 32768.0 for window in windows]
         try:

@@ -41,7 +41,7 @@ from pipecat.transports.websocket.fastapi import (
 
 from openrevox.agent import recording
 from openrevox.agent.background import background_mixer
-from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, vad_analyzer
+from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, SharedSileroVADAnalyzer, vad_analyzer
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import speaking_secs
 from openrevox.agent.session import AgentCall, AgentSession
@@ -62,7 +62,9 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
 
     Carriers send 20 ms frames, and each frame costs its trip through every processor on its way
     (queues, tasks, checks), which at 25 calls a process is most of the event loop's work; two of
-    them per frame halve it for at most 20 ms more before VAD hears the last of a turn. Pipecat
+    them per frame halve it. While the call's VAD is deciding a start or a stop of speech
+    (`follow`), each frame goes on alone: there a held frame would make the turn wait 20 ms more
+    for the window that decides it, at a cost of a few frames' trips per turn. Pipecat
     would first queue each frame for a task of its own, whose per-frame `asyncio.wait_for` makes,
     on Python 3.11, a task and two turns of the event loop: at 25 calls frames waited there up to
     a second (bench/agent.py). That task only applies an input filter, which calls do not use."""
@@ -70,6 +72,11 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self._held = bytearray()  # the carrier's audio not yet pushed on
+        self._vad: SharedSileroVADAnalyzer | None = None
+
+    def follow(self, vad: SharedSileroVADAnalyzer) -> None:
+        """Push each frame on at once while `vad` is deciding."""
+        self._vad = vad
 
     def _create_audio_task(self) -> None:
         pass
@@ -78,7 +85,8 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
         if not self._params.audio_in_enabled or self._paused:
             return
         self._held += frame.audio
-        if len(self._held) < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2:
+        deciding = self._vad is not None and self._vad.deciding
+        if len(self._held) < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2 and not deciding:
             return
         audio = bytes(self._held)
         self._held.clear()
@@ -210,6 +218,7 @@ class TrackTap(FrameProcessor):
 
 def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks, said: SaidSentences, assistant_turns) -> list:  # noqa: ANN001
     """The phone pipeline's layout (the module's docstring), `agent` being gate, LLM and TTS."""
+    transport.input().follow(user_turns._params.vad_analyzer)  # Pipecat has no public getter
     ears = [transport.input(), *([stt, TranscriptsInLine()] if stt else []), user_turns, tracks.callee]
     return [*ears, *agent, transport.output(), tracks.agent, said, assistant_turns]
 
