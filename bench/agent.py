@@ -294,8 +294,9 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        if not stock:
+        if not stock:  # as openrevox's worker starts
             audio_models.preload()
+            await session.warm_up_llm_client()
         for sentence in ("Sure, I can help with that.", "Let me look at the calendar for Thursday afternoon."):
             spoken(sentence)
         watcher = asyncio.create_task(watch_lag())

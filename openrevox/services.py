@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrevox.agent import audio_models
 from openrevox.agent.host import AgentHost
+from openrevox.agent.session import warm_up_llm_client
 from openrevox.config import Settings
 from openrevox.postcall import service as webhooks
 from openrevox.postcall.deliverer import WebhookDeliverer
@@ -64,6 +65,7 @@ class BackgroundServices:
         ]
         if not isinstance(self.carrier, SandboxCarrier):  # phone lines hear through VAD and Smart Turn
             self._tasks.append(asyncio.create_task(asyncio.to_thread(audio_models.preload), name="preload-models"))
+            self._tasks.append(asyncio.create_task(warm_up_llm_client(), name="warm-up-llm-client"))
 
     async def stop(self) -> None:
         self.dispatcher.stop()

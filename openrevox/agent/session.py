@@ -10,10 +10,12 @@ media stream through STT and TTS). A session ends with an `Outcome`, once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from dataclasses import dataclass, field
 
+import openai
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -68,6 +70,24 @@ class SharedClientLLMService(OpenAILLMService):
         if key not in per_loop:
             per_loop[key] = super().create_client(api_key=api_key, base_url=base_url, **kwargs)
         return per_loop[key]
+
+
+async def warm_up_llm_client() -> None:
+    """One request of a call's shape through the OpenAI client, refused at connect (nothing
+    listens on port 1). The client's first request in a process costs 100-180 ms of CPU (lazy
+    imports, and the request types' hints resolved once, then cached): without this, the first
+    turn of a worker's first call pays it (bench/agent.py)."""
+    client = openai.AsyncOpenAI(base_url="http://127.0.0.1:1/v1", api_key="warm-up", max_retries=0)
+    function = {"name": "end_call", "description": "End the call.", "parameters": {"type": "object", "properties": {}}}
+    with contextlib.suppress(openai.APIConnectionError):
+        await client.chat.completions.create(
+            model="warm-up",
+            messages=[{"role": "system", "content": "Warm up."}, {"role": "user", "content": "Hello?"}],
+            tools=[{"type": "function", "function": function}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    await client.close()
 
 
 def make_llm(endpoint: LLMEndpoint | None) -> LLMService:
