@@ -29,9 +29,10 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
 - Smart Turn (~50-80 ms of CPU per verdict, once per VAD stop) runs on two threads per process,
   in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
   per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
-  a batch makes every caller in it wait for the last. On a quiet core its time hides behind the
-  STT's finalization, requested at the same VAD stop; on a busy one it is most of what a turn
-  adds (docs/benchmarks.md, "Voice agent").
+  a batch makes every caller in it wait for the last. Its time hides behind the STT's
+  finalization, requested at the same VAD stop (at 25 calls a process, verdicts wait p95 ~0.1 s),
+  once numpy's BLAS is held to one thread: its default pool spins beside the model and had
+  doubled every verdict's time (docs/benchmarks.md, "Voice agent").
 
 Parameters (why these):
 - VAD `stop_secs` 0.2 s, Pipecat's default for a turn model: VAD stop only asks Smart Turn and
