@@ -79,7 +79,7 @@ async def warm_up_llm_client() -> None:
     turn of a worker's first call pays it (bench/agent.py)."""
     client = openai.AsyncOpenAI(base_url="http://127.0.0.1:1/v1", api_key="warm-up", max_retries=0)
     function = {"name": "end_call", "description": "End the call.", "parameters": {"type": "object", "properties": {}}}
-    with contextlib.suppress(openai.APIConnectionError):
+    with contextlib.suppress(openai.APIError):  # refused; or a proxy's answer, where one is set
         await client.chat.completions.create(
             model="warm-up",
             messages=[{"role": "system", "content": "Warm up."}, {"role": "user", "content": "Hello?"}],
