@@ -40,8 +40,8 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
   set by the audio and the parameters, the same for any implementation.
 * lost: no agent audio within REPLY_TIMEOUT_SECS; late: added > LATE_SECS.
 Per run: CPU % of the workers (all threads, and the event loop thread), RSS per call (peak −
-idle, over N), event loop lag in the workers (a 10 ms sleeper), over the window when every call
-is up.
+idle, over N), event loop lag in the workers (a 10 ms sleeper), how busy the machine's CPUs
+were (all processes), over the window when every call is up.
 
     .venv/bin/python bench/agent.py [--calls 1,10,25,50] [--procs 1] [--turns 5]
         [--modes ours,stock] [--no-default-observers] [--json FILE]
@@ -581,6 +581,7 @@ class Sample:
     loop_cpu: list[float]  # per worker, its main thread: the event loop (s)
     callers_cpu: float
     rss: list[float]
+    machine: tuple[int, int]  # all CPUs: (busy, total) jiffies
 
 
 def sample(workers) -> Sample:
@@ -591,7 +592,14 @@ def sample(workers) -> Sample:
         [proc_cpu(pid, pid) for pid in pids],
         time.process_time(),
         [proc_rss_mb(pid) for pid in pids],
+        machine_jiffies(),
     )
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """All CPUs' busy and total time so far (/proc/stat; idle and iowait are not busy)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
 async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines, worker_args) -> dict:
@@ -645,6 +653,8 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
         "loop_cpu_pct": 100 * (sum(last.loop_cpu) - sum(first.loop_cpu)) / elapsed,
         "cpu_pct_per_call": 100 * (sum(last.cpu) - sum(first.cpu)) / elapsed / total,
         "callers_cpu_pct": 100 * (last.callers_cpu - first.callers_cpu) / elapsed,
+        # A thread that waits while this is well below 100 % waits for something else than a CPU.
+        "machine_busy_pct": 100 * (last.machine[0] - first.machine[0]) / max(last.machine[1] - first.machine[1], 1),
         "idle_rss_mb": sum(idle.rss),
         "peak_rss_mb": max(sum(s.rss) for s in samples),
         "mb_per_call": (max(sum(s.rss) for s in samples) - sum(idle.rss)) / total,
@@ -751,7 +761,8 @@ def print_row(r: dict) -> None:
         f"RSS {r['idle_rss_mb']:.0f}->{r['peak_rss_mb']:.0f} MB, {r['mb_per_call']:.1f} MB/call | "
         f"lag p50 {r['lag_p50_ms']:.1f} p99 {r['lag_p99_ms']:.1f} max {r['lag_max_ms']:.0f} ms | "
         f"VAD windows per model run {r['vad_windows_per_run']:.1f} | "
-        f"callers' CPU {r['callers_cpu_pct']:.0f}%, load average {r['load_average']:.1f}"
+        f"callers' CPU {r['callers_cpu_pct']:.0f}%, machine {r['machine_busy_pct']:.0f}% busy, "
+        f"load average {r['load_average']:.1f}"
         + (f" | frames mismatched in {r['misframed']} calls" if r["misframed"] else "")
         + (f" | first error: {r['first_error']}" if r["first_error"] else ""),
         flush=True,
