@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import types
 
+from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from openrevox.agent.audio_models import VAD_PARAMS, SharedSileroVADAnalyzer
 from openrevox.agent.phone_call import CALLEE_FRAME_SECS, PhoneAudioInput, phone_transport
+from openrevox.agent.speech import CALLEE_VOICE, synthesize
 
 RATE = 8000
 CARRIER_FRAME = 2 * RATE // 50  # 20 ms of 16-bit audio
@@ -69,3 +72,52 @@ def test_while_vad_decides_each_frame_goes_on_at_once_with_any_held_before_it():
         bytes([5]),
         bytes([6, 7]),  # pairs again once decided
     ]
+
+
+class StopsNoted(SharedSileroVADAnalyzer):
+    """The call's VAD, noting after how many samples each stop of speech was decided."""
+
+    def __init__(self) -> None:
+        super().__init__(sample_rate=RATE, params=VAD_PARAMS)
+        self.set_sample_rate(RATE)  # what the pipeline does at start
+        self.samples = 0
+        self.stops: list[int] = []
+
+    def _run_analyzer(self, buffer: bytes) -> VADState:
+        before = self._vad_state
+        state = super()._run_analyzer(buffer)
+        self.samples += len(buffer) // 2
+        if before != VADState.QUIET and state == VADState.QUIET:
+            self.stops.append(self.samples)
+        return state
+
+
+def test_vad_decides_a_stop_on_the_frame_that_ends_it_not_the_one_after():
+    """Real speech through the input and the shared Silero VAD: each end of speech is decided as
+    the carrier frame holding its last window arrives, never held back for a partner."""
+    pcm = bytes(RATE)  # a second of line silence, then sentences with silence after each
+    for sentence in ("Hi, yes, this is Sam speaking.", "I would like to move my appointment.",
+                     "Could you send me a text?", "Thank you, that is all."):  # fmt: skip
+        pcm += synthesize(sentence, CALLEE_VOICE) + bytes(RATE)
+    serializer = TwilioFrameSerializer("MZ0", "CA0", params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
+    received = phone_transport(types.SimpleNamespace(), serializer).input()
+    vad = StopsNoted()
+    received.follow(vad)
+    decided_on: list[tuple[int, int]] = []  # (frame that held the stop's last window, frame just arrived)
+
+    async def push_frame(frame, direction=None):  # noqa: ANN001
+        stops = len(vad.stops)
+        await vad.analyze_audio(frame.audio)
+        decided_on.extend(((stop - 1) * 2 // CARRIER_FRAME, arrived) for stop in vad.stops[stops:])
+
+    async def send():
+        nonlocal arrived
+        received.push_frame = push_frame
+        for arrived, start in enumerate(range(0, len(pcm) - CARRIER_FRAME + 1, CARRIER_FRAME)):
+            chunk = pcm[start : start + CARRIER_FRAME]
+            await received.push_audio_frame(InputAudioRawFrame(audio=chunk, sample_rate=RATE, num_channels=1))
+
+    arrived = 0
+    asyncio.run(send())
+    assert len(decided_on) >= 4  # every sentence's end heard
+    assert all(holding == just_arrived for holding, just_arrived in decided_on), decided_on
