@@ -95,10 +95,11 @@ class StopsNoted(SharedSileroVADAnalyzer):
 def test_vad_decides_a_stop_on_the_frame_that_ends_it_not_the_one_after():
     """Real speech through the input and the shared Silero VAD: each end of speech is decided as
     the carrier frame holding its last window arrives, never held back for a partner."""
-    pcm = bytes(RATE)  # a second of line silence, then sentences with silence after each
+    second = bytes(2 * RATE)  # of line silence
+    pcm = second
     for sentence in ("Hi, yes, this is Sam speaking.", "I would like to move my appointment.",
                      "Could you send me a text?", "Thank you, that is all."):  # fmt: skip
-        pcm += synthesize(sentence, CALLEE_VOICE) + bytes(RATE)
+        pcm += synthesize(sentence, CALLEE_VOICE) + second
     serializer = TwilioFrameSerializer("MZ0", "CA0", params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
     received = phone_transport(types.SimpleNamespace(), serializer).input()
     vad = StopsNoted()
