@@ -295,8 +295,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
     @contextlib.asynccontextmanager
     async def lifespan(_app):
         if not stock:  # as openrevox's worker starts
-            audio_models.preload()
-            await session.warm_up_llm_client()
+            await phone_call.prepare_process()
         for sentence in ("Sure, I can help with that.", "Let me look at the calendar for Thursday afternoon."):
             spoken(sentence)
         watcher = asyncio.create_task(watch_lag())

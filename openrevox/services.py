@@ -8,9 +8,8 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from openrevox.agent import audio_models
 from openrevox.agent.host import AgentHost
-from openrevox.agent.session import warm_up_llm_client
+from openrevox.agent.phone_call import prepare_process
 from openrevox.config import Settings
 from openrevox.postcall import service as webhooks
 from openrevox.postcall.deliverer import WebhookDeliverer
@@ -64,8 +63,7 @@ class BackgroundServices:
             asyncio.create_task(self.deliverer.run(), name="webhook-deliverer"),
         ]
         if not isinstance(self.carrier, SandboxCarrier):  # phone lines hear through VAD and Smart Turn
-            self._tasks.append(asyncio.create_task(asyncio.to_thread(audio_models.preload), name="preload-models"))
-            self._tasks.append(asyncio.create_task(warm_up_llm_client(), name="warm-up-llm-client"))
+            self._tasks.append(asyncio.create_task(prepare_process(), name="prepare-for-phone-calls"))
 
     async def stop(self) -> None:
         self.dispatcher.stop()

@@ -15,6 +15,7 @@ would cost CPU on every frame for nothing (bench/agent.py).
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import time
@@ -39,12 +40,12 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
-from openrevox.agent import recording
+from openrevox.agent import audio_models, recording
 from openrevox.agent.background import background_mixer
 from openrevox.agent.audio_models import PHONE_SAMPLE_RATE, SharedSileroVADAnalyzer, vad_analyzer
 from openrevox.agent.record import AttemptRecord
 from openrevox.agent.sandbox_call import speaking_secs
-from openrevox.agent.session import AgentCall, AgentSession
+from openrevox.agent.session import AgentCall, AgentSession, warm_up_llm_client
 from openrevox.agent.turn_stop import TranscriptsInLine, user_turn_strategies
 from openrevox.agent.voices import tts_service
 
@@ -91,6 +92,16 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
         audio = bytes(self._held)
         self._held.clear()
         await self.push_frame(InputAudioRawFrame(audio=audio, sample_rate=frame.sample_rate, num_channels=frame.num_channels))
+
+
+async def prepare_process() -> None:
+    """What a process that hosts phone calls does once at start, so that no call pays for it: load
+    and run the turn models, warm the OpenAI client, then take what exists by then (modules, models)
+    out of the garbage collector's full passes. A full pass walked all of it, stalling every call in
+    the process ~140 ms once in each 25-call run of bench/agent.py; frozen, none came in a run."""
+    await asyncio.to_thread(audio_models.preload)
+    await warm_up_llm_client()
+    gc.freeze()
 
 
 def phone_transport(websocket, serializer, audio_out_mixer=None) -> FastAPIWebsocketTransport:  # noqa: ANN001
