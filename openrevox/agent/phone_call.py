@@ -86,8 +86,8 @@ class PhoneAudioInput(FastAPIWebsocketInputTransport):
         if not self._params.audio_in_enabled or self._paused:
             return
         self._held += frame.audio
-        deciding = self._vad is not None and self._vad.deciding
-        if len(self._held) < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2 and not deciding:
+        alone = len(self._held) < CALLEE_FRAME_SECS * frame.sample_rate * frame.num_channels * 2
+        if alone and not (self._vad is not None and self._vad.deciding):
             return
         audio = bytes(self._held)
         self._held.clear()
