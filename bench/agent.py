@@ -434,6 +434,18 @@ def serve_llm() -> None:
 class Turn:
     speech_end: int  # index of the last speech frame
     first_audio: float | None = None
+    audio: list[tuple[float, float]] = field(default_factory=list)  # agent's media: (arrival, secs)
+
+    def stalls(self) -> list[float]:
+        """Where the reply, played as it arrives, ran dry: each media message that came after the
+        audio before it had finished playing, by how late (s). Pipecat sends a reply's audio at
+        the pace it plays, so a worker's late event loop is heard as these gaps."""
+        gaps, played_until = [], None
+        for arrival, secs in self.audio:
+            if played_until is not None and arrival > played_until:
+                gaps.append(arrival - played_until)
+            played_until = max(arrival, played_until or arrival) + secs
+        return gaps
 
 
 @dataclass
@@ -518,11 +530,14 @@ async def caller(url: str, index: int, lines: list[list[str]], turns: int, start
 
 async def listen(ws, log: CallLog, heard: dict) -> None:
     async for raw in ws:
-        event = json.loads(raw).get("event")
+        message = json.loads(raw)
+        event = message.get("event")
         if event == "media":
             now = heard["last"] = time.monotonic()
             if log.turns and log.turns[-1].first_audio is None:
                 log.turns[-1].first_audio = now
+            if log.turns:
+                log.turns[-1].audio.append((now, len(base64.b64decode(message["media"]["payload"])) / 8000))
         elif event == "clear":
             log.clears += 1
 
@@ -661,7 +676,8 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
 
 
 def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
-    added, decision, verdicts = [], [], []
+    added, decision, verdicts, stalls = [], [], [], []
+    speech_secs = 0.0
     parts = {"input": [], "verdict": [], "turn": [], "llm": [], "output": []}
     lost = late = fallbacks = unmatched = errors = misframed = 0
     answer = LLM_FIRST_SECS + (FIRST_SENTENCE_WORDS - 1) * LLM_WORD_SECS + TTS_FIRST_SECS
@@ -697,6 +713,8 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
                 parts["llm"].append(sentence_at - context_at - (answer - TTS_FIRST_SECS))
                 parts["output"].append(turn.first_audio - sentence_at - TTS_FIRST_SECS)
             decision.append(log.sent[frame] - log.sent[turn.speech_end])
+            stalls += turn.stalls()
+            speech_secs += sum(secs for _, secs in turn.audio)
             late += added[-1] > LATE_SECS
     n_turns = sum(len(log.turns) for log in logs)
     return {
@@ -711,6 +729,10 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
         "verdicts_per_turn": len(verdicts) / max(n_turns, 1),
         "lag_p50_ms": pct(lags, 0.5) * 1000, "lag_p99_ms": pct(lags, 0.99) * 1000,
         "lag_max_ms": max(lags, default=float("nan")) * 1000,
+        # The agent's audio as heard: gaps over 20 ms per minute of its speech, and how long.
+        "stalls_per_min": 60 * sum(gap > 0.02 for gap in stalls) / max(speech_secs, 1e-9),
+        "stall_ms_per_min": 60_000 * sum(stalls) / max(speech_secs, 1e-9),
+        "stall_max_ms": max(stalls, default=0.0) * 1000,
         "first_error": next((log.error for log in logs if log.error), None),
         **{f"{part}_p50_ms": pct(values, 0.5) * 1000 for part, values in parts.items()},
         **{f"{part}_p95_ms": pct(values, 0.95) * 1000 for part, values in parts.items()},
@@ -759,6 +781,8 @@ def print_row(r: dict) -> None:
         f"CPU {r['cpu_pct']:.0f}% (loop {r['loop_cpu_pct']:.0f}%) {r['cpu_pct_per_call']:.1f}%/call | "
         f"RSS {r['idle_rss_mb']:.0f}->{r['peak_rss_mb']:.0f} MB, {r['mb_per_call']:.1f} MB/call | "
         f"lag p50 {r['lag_p50_ms']:.1f} p99 {r['lag_p99_ms']:.1f} max {r['lag_max_ms']:.0f} ms | "
+        f"agent audio gaps > 20 ms {r['stalls_per_min']:.1f}/min, {r['stall_ms_per_min']:.0f} ms/min "
+        f"(max {r['stall_max_ms']:.0f}) | "
         f"VAD windows per model run {r['vad_windows_per_run']:.1f} | "
         f"callers' CPU {r['callers_cpu_pct']:.0f}%, machine {r['machine_busy_pct']:.0f}% busy, "
         f"load average {r['load_average']:.1f}"
