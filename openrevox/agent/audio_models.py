@@ -32,7 +32,8 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   a batch makes every caller in it wait for the last. Its time hides behind the STT's
   finalization, requested at the same VAD stop (at 25 calls a process, verdicts wait p95 ~0.1 s),
   once numpy's BLAS is held to one thread: its default pool spins beside the model and had
-  doubled every verdict's time (docs/benchmarks.md, "Voice agent").
+  doubled every verdict's time (docs/benchmarks.md, "Voice agent"). Its threads run at a lower
+  priority than the loop (`SMART_TURN_NICE`): a frame's work must not wait behind a verdict's.
 
 Parameters (why these):
 - VAD `stop_secs` 0.2 s, Pipecat's default for a turn model: VAD stop only asks Smart Turn and
@@ -50,7 +51,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 import weakref
@@ -78,6 +81,12 @@ log = logging.getLogger("openrevox.agent")
 # one while the first runs (ONNX Runtime releases the GIL): at 25 calls per process it cut the
 # verdict wait p95 from ~1.1 s to ~0.4 s (docs/benchmarks.md).
 SMART_TURN_THREADS = 2
+# How much lower Smart Turn's threads run than the calls' event loop and Silero: a verdict's ~50 ms
+# of CPU can wait behind a frame's, a frame not behind a verdict. Pipecat sends the agent's audio
+# at the pace it plays, so a loop that a verdict holds up is heard as a gap in the agent's voice:
+# at 25 calls in each of two processes the callee heard 55-97 gaps over 20 ms a minute of the
+# agent's speech, 3-4 with the verdicts at nice +10 (docs/benchmarks.md).
+SMART_TURN_NICE = 10
 _SMART_TURN_RATE = 16000  # the model hears 16 kHz audio ...
 _SMART_TURN_SECS = 8  # ... the last 8 s of it, zero-padded in front when shorter
 
@@ -333,6 +342,7 @@ class SmartTurnModel:
         return await future
 
     def _serve(self) -> None:
+        _lower_priority(SMART_TURN_NICE)
         while True:
             audio, sample_rate, loop, future = self._requests.get()
             if future.cancelled():  # the call ended while it waited
@@ -346,6 +356,14 @@ class SmartTurnModel:
                 loop.call_soon_threadsafe(_settle, future, settle, outcome)
             except RuntimeError:  # that loop is closed: nobody waits for the answer
                 pass
+
+
+def _lower_priority(steps: int) -> None:
+    """Run the calling thread `steps` nice levels below the process (Linux keeps a nice value per
+    thread; elsewhere the thread keeps the process's)."""
+    if sys.platform == "linux":
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + steps))
 
 
 def _settle(future: asyncio.Future, settle, outcome) -> None:

@@ -4,6 +4,10 @@ Pipecat does on real speech at phone rate, and keep each call's state to that ca
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
+import time
 import types
 
 import numpy as np
@@ -17,6 +21,8 @@ from pipecat.audio.vad.vad_analyzer import VADState
 
 from openrevox.agent.audio_models import (
     PHONE_SAMPLE_RATE,
+    SMART_TURN_NICE,
+    SMART_TURN_THREADS,
     SileroBatches,
     _silero_batches,
     _silero_session,
@@ -281,3 +287,26 @@ def test_the_turn_model_keeps_numpys_blas_to_one_thread():
     turn_analyzer()
     pools = threadpoolctl.threadpool_info()
     assert [pool["num_threads"] for pool in pools if pool["user_api"] == "blas"] == [1]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a nice value per thread is Linux's")
+def test_verdicts_run_at_a_lower_priority_than_the_calls_loop_and_vad():
+    """A verdict's ~50 ms of CPU must not hold up the event loop that paces the agent's audio:
+    Smart Turn's threads run SMART_TURN_NICE levels below the process, Silero's and the loop at
+    the process's own."""
+    turn_analyzer()
+    _silero_batches()
+    process = os.getpriority(os.PRIO_PROCESS, 0)
+
+    def nice(thread: threading.Thread) -> int:
+        return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+
+    deadline = time.monotonic() + 5  # each thread lowers itself as it starts
+    while time.monotonic() < deadline:
+        verdicts = [nice(t) for t in threading.enumerate() if t.name.startswith("smart-turn")]
+        if len(verdicts) == SMART_TURN_THREADS and set(verdicts) == {min(19, process + SMART_TURN_NICE)}:
+            break
+        time.sleep(0.01)
+    assert verdicts == [min(19, process + SMART_TURN_NICE)] * SMART_TURN_THREADS
+    assert {nice(t) for t in threading.enumerate() if t.name == "silero"} == {process}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process
