@@ -39,6 +39,10 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
 * decision: the decision frame − the end of speech (VAD stop_secs, Silero's tail, fallbacks):
   set by the audio and the parameters, the same for any implementation.
 * lost: no agent audio within REPLY_TIMEOUT_SECS; late: added > LATE_SECS.
+* agent audio gaps: the reply played as it arrives at the caller, where it ran dry (a media
+  message came after the audio before it had played out): gaps over 20 ms per minute of the
+  agent's speech, their total and the longest. Pipecat sends audio at the pace it plays, so a
+  worker whose event loop runs late is heard as these gaps.
 Per run: CPU % of the workers (all threads, and the event loop thread), RSS per call (peak −
 idle, over N), event loop lag in the workers (a 10 ms sleeper), how busy the machine's CPUs
 were (all processes), over the window when every call is up.
@@ -380,7 +384,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
             gate.is_open = True
             llm = session.make_llm(LLMEndpoint(llm_url, "bench", "bench"))
             agent = [gate, TurnToLLM(trace), llm, phone_call.AgentSpeech(), StandInTTS(trace)]
-            ears = [transport, StandInSTT(), aggregators.user()]
+            ears = [transport, StandInSTT(), aggregators.user(), vad]
             tails = [phone_call.CallTracks(), phone_call.SaidSentences(), aggregators.assistant()]
             worker = session.pipeline_worker(phone_call.phone_processors(*ears, agent, *tails))
 

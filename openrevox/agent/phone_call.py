@@ -227,15 +227,17 @@ class TrackTap(FrameProcessor):
             await self.push_frame(frame, direction)
 
 
-def phone_processors(transport, stt, user_turns, agent: list, tracks: CallTracks, said: SaidSentences, assistant_turns) -> list:  # noqa: ANN001
-    """The phone pipeline's layout (the module's docstring), `agent` being gate, LLM and TTS."""
-    transport.input().follow(user_turns._params.vad_analyzer)  # Pipecat has no public getter
+def phone_processors(transport, stt, user_turns, vad: SharedSileroVADAnalyzer, agent: list, tracks: CallTracks, said: SaidSentences, assistant_turns) -> list:  # noqa: ANN001
+    """The phone pipeline's layout (the module's docstring), `agent` being gate, LLM and TTS;
+    `vad` is the user aggregator's."""
+    transport.input().follow(vad)
     ears = [transport.input(), *([stt, TranscriptsInLine()] if stt else []), user_turns, tracks.callee]
     return [*ears, *agent, transport.output(), tracks.agent, said, assistant_turns]
 
 
 class PhoneSession(AgentSession):
     def __init__(self, call: AgentCall, record: AttemptRecord, websocket, serializer, stt=None) -> None:  # noqa: ANN001
+        self.vad = vad_analyzer()  # before the aggregators that AgentSession makes with it
         super().__init__(call, record)
         self.transport = phone_transport(websocket, serializer, background_mixer(call.assistant.get("background_sound")))
         self.transport.add_event_handler("on_client_disconnected", self._on_disconnected)
@@ -252,12 +254,12 @@ class PhoneSession(AgentSession):
 
     def aggregator_params(self) -> dict:
         strategies = user_turn_strategies()
-        return {"user_params": LLMUserAggregatorParams(vad_analyzer=vad_analyzer(), user_turn_strategies=strategies)}
+        return {"user_params": LLMUserAggregatorParams(vad_analyzer=self.vad, user_turn_strategies=strategies)}
 
     def processors(self) -> list:
         agent = [self.gate, self.llm, self.speech, self.tts]
         user_turns, assistant_turns = self.aggregators.user(), self.aggregators.assistant()
-        return phone_processors(self.transport, self.stt, user_turns, agent, self.tracks, self.said, assistant_turns)
+        return phone_processors(self.transport, self.stt, user_turns, self.vad, agent, self.tracks, self.said, assistant_turns)
 
     async def converse(self) -> None:
         first = await self._hear_first_utterance()
