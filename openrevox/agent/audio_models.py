@@ -85,7 +85,7 @@ SMART_TURN_THREADS = 2
 # of CPU can wait behind a frame's, a frame not behind a verdict. Pipecat sends the agent's audio
 # at the pace it plays, so a loop that a verdict holds up is heard as a gap in the agent's voice:
 # at 25 calls in each of two processes the callee heard 55-97 gaps over 20 ms a minute of the
-# agent's speech, 3-4 with the verdicts at nice +10 (docs/benchmarks.md).
+# agent's speech, 4-13 with the verdicts at nice +10 (docs/benchmarks.md).
 SMART_TURN_NICE = 10
 _SMART_TURN_RATE = 16000  # the model hears 16 kHz audio ...
 _SMART_TURN_SECS = 8  # ... the last 8 s of it, zero-padded in front when shorter
@@ -360,10 +360,14 @@ class SmartTurnModel:
 
 def _lower_priority(steps: int) -> None:
     """Run the calling thread `steps` nice levels below the process (Linux keeps a nice value per
-    thread; elsewhere the thread keeps the process's)."""
-    if sys.platform == "linux":
-        thread = threading.get_native_id()
+    thread; elsewhere the thread keeps the process's, as it does where the system refuses)."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
         os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + steps))
+    except OSError as error:
+        log.warning("Smart Turn runs at the event loop's priority: %s", error)
 
 
 def _settle(future: asyncio.Future, settle, outcome) -> None:

@@ -19,6 +19,7 @@ from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnal
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADState
 
+from openrevox.agent import audio_models
 from openrevox.agent.audio_models import (
     PHONE_SAMPLE_RATE,
     SMART_TURN_NICE,
@@ -310,3 +311,17 @@ def test_verdicts_run_at_a_lower_priority_than_the_calls_loop_and_vad():
     assert verdicts == [min(19, process + SMART_TURN_NICE)] * SMART_TURN_THREADS
     assert {nice(t) for t in threading.enumerate() if t.name == "silero"} == {process}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a nice value per thread is Linux's")
+def test_a_system_refusing_the_lower_priority_leaves_the_verdicts_running(monkeypatch, caplog):
+    """Lowering the priority is a courtesy to the loop: where it is refused, the thread that asked
+    must go on to serve verdicts (an exception there would leave every call without one)."""
+
+    def refuse(*args) -> None:  # noqa: ANN002
+        raise PermissionError("Operation not permitted")
+
+    monkeypatch.setattr(audio_models.os, "setpriority", refuse)
+    with caplog.at_level("WARNING", logger="openrevox.agent"):
+        audio_models._lower_priority(SMART_TURN_NICE)
+    assert "event loop's priority" in caplog.text
