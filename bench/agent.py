@@ -47,7 +47,7 @@ Per run: CPU % of the workers (all threads, and the event loop thread), RSS per 
 idle, over N), event loop lag in the workers (a 10 ms sleeper), how busy the machine's CPUs
 were (all processes), over the window when every call is up.
 
-    .venv/bin/python bench/agent.py [--calls 1,10,25,50] [--procs 1] [--turns 5]
+    .venv/bin/python bench/agent.py [--calls 1,10,25,50] [--procs 1] [--pin] [--turns 5]
         [--modes ours,stock] [--no-default-observers] [--json FILE]
 
 Exits non-zero only when a call could not connect or broke off; missed goals are reported.
@@ -620,10 +620,20 @@ def machine_jiffies() -> tuple[int, int]:
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
+PIN = {"on": False}  # --pin: each worker on a CPU of its own, the rest of the bench on CPU 0
+
+
+def pinned(worker: int) -> list[str]:
+    return ["--cpu", str(1 + worker)] if PIN["on"] else []
+
+
 async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines, worker_args) -> dict:
     import httpx
 
-    workers = [start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url, *worker_args) for _ in range(procs)]
+    workers = [
+        start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url, *worker_args, *pinned(worker))
+        for worker in range(procs)
+    ]
     try:
         await asyncio.gather(*(wait_ready(port) for _, port in workers))
         await asyncio.sleep(1.0)
@@ -666,6 +676,7 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
     vad_windows = sum(reply["vad_batches"][1] for reply in replies if reply["vad_batches"])
     return summarize(mode, calls, procs, turns, logs, traces, lags) | {
         "vad_windows_per_run": vad_windows / vad_runs if vad_runs else float("nan"),
+        "pinned": PIN["on"],
         "window_s": elapsed,
         "cpu_pct": 100 * (sum(last.cpu) - sum(first.cpu)) / elapsed,
         "loop_cpu_pct": 100 * (sum(last.loop_cpu) - sum(first.loop_cpu)) / elapsed,
@@ -772,7 +783,7 @@ def vad_hop_costs() -> tuple[float, float]:
 
 def print_row(r: dict) -> None:
     print(
-        f"{r['mode']:5} {r['calls_per_proc']:>4}x{r['procs']} | turns {r['turns'] - r['lost']}/{r['expected_turns']} "
+        f"{r['mode']:5} {r['calls_per_proc']:>4}x{r['procs']}{' pinned' if r['pinned'] else ''} | turns {r['turns'] - r['lost']}/{r['expected_turns']} "
         f"lost {r['lost']} late {r['late']} fallback {r['silence_fallbacks']} err {r['errors']} | "
         f"added p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} max {r['added_max_ms']:.0f} ms | "
         f"decision p50 {r['decision_p50_ms']:.0f} ms | "
@@ -819,10 +830,19 @@ def main() -> None:
         action="store_true",
         help="stock mode: PipelineWorker without its turn-tracking and idle observers (to see what they cost)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="each worker process on a CPU of its own (1, 2, ...), the callers and the LLM stand-in "
+        "on CPU 0: what one core holds, with the bench's own load kept off it",
+    )
     parser.add_argument("--role", choices=["orchestrator", "worker", "llm"], default="orchestrator")
+    parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--llm-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cpu is not None:  # before any thread exists: the ones it starts keep the CPU
+        os.sched_setaffinity(0, {args.cpu})
     if args.role == "worker":
         return serve_worker(args)
     if args.role == "llm":
@@ -833,6 +853,11 @@ def main() -> None:
     print(f"VAD CPU per 20 ms frame: inline {inline * 1e6:.0f} us, stock thread hop {hopped * 1e6:.0f} us", flush=True)
     lines = caller_lines()
     worker_args = ["--no-default-observers"] if args.no_default_observers else []
+    if args.pin:
+        if args.procs >= os.cpu_count():
+            raise SystemExit(f"--pin needs a CPU per worker and one more: {args.procs} workers, {os.cpu_count()} CPUs")
+        PIN["on"] = True
+        os.sched_setaffinity(0, {0})  # the callers, and the LLM stand-in started below, on CPU 0
     llm, llm_url = start_role("--role", "llm")
     rows, failed = [], False
     try:
