@@ -79,7 +79,8 @@ log = logging.getLogger("openrevox.agent")
 
 # Verdicts come in bursts (several calls' turns end together); a second thread serves the next
 # one while the first runs (ONNX Runtime releases the GIL): at 25 calls per process it cut the
-# verdict wait p95 from ~1.1 s to ~0.4 s (docs/benchmarks.md).
+# verdict wait p95 from ~1.1 s to ~0.4 s (docs/benchmarks.md). Only on a second CPU, though: on
+# a process's one CPU two verdicts share it and both finish late (`smart_turn_threads`).
 SMART_TURN_THREADS = 2
 # How much lower Smart Turn's threads run than the calls' event loop and Silero: a verdict's ~50 ms
 # of CPU can wait behind a frame's, a frame not behind a verdict. Pipecat sends the agent's audio
@@ -316,7 +317,7 @@ def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 class SmartTurnModel:
-    """Smart Turn v3 loaded once, run by SMART_TURN_THREADS threads serving requests in arrival order."""
+    """Smart Turn v3 loaded once, run by `smart_turn_threads()` threads serving requests in arrival order."""
 
     def __init__(self) -> None:
         self._session = _session("pipecat.audio.turn.smart_turn.data", "smart-turn-v3.2-cpu.onnx")
@@ -326,7 +327,7 @@ class SmartTurnModel:
         # as for the ONNX sessions; the setting is the process's.
         threadpoolctl.threadpool_limits(1, user_api="blas")
         self._requests: queue.SimpleQueue = queue.SimpleQueue()
-        for n in range(SMART_TURN_THREADS):
+        for n in range(smart_turn_threads()):
             threading.Thread(target=self._serve, name=f"smart-turn-{n}", daemon=True).start()
 
     def probability(self, features: np.ndarray) -> float:
@@ -356,6 +357,14 @@ class SmartTurnModel:
                 loop.call_soon_threadsafe(_settle, future, settle, outcome)
             except RuntimeError:  # that loop is closed: nobody waits for the answer
                 pass
+
+
+def smart_turn_threads() -> int:
+    """SMART_TURN_THREADS, or fewer when the process may run on fewer CPUs (a worker pinned to its
+    core): there a second thread would only halve the speed of both verdicts. One core, 10 calls:
+    added p95 178 ms with two threads, 47 with one (bench/agent.py --pin, docs/benchmarks.md)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(SMART_TURN_THREADS, cpus)
 
 
 def _lower_priority(steps: int) -> None:

@@ -24,6 +24,7 @@ from openrevox.agent.audio_models import (
     PHONE_SAMPLE_RATE,
     SMART_TURN_NICE,
     SMART_TURN_THREADS,
+    smart_turn_threads,
     SileroBatches,
     _silero_batches,
     _silero_session,
@@ -305,10 +306,10 @@ def test_verdicts_run_at_a_lower_priority_than_the_calls_loop_and_vad():
     deadline = time.monotonic() + 5  # each thread lowers itself as it starts
     while time.monotonic() < deadline:
         verdicts = [nice(t) for t in threading.enumerate() if t.name.startswith("smart-turn")]
-        if len(verdicts) == SMART_TURN_THREADS and set(verdicts) == {min(19, process + SMART_TURN_NICE)}:
+        if len(verdicts) == smart_turn_threads() and set(verdicts) == {min(19, process + SMART_TURN_NICE)}:
             break
         time.sleep(0.01)
-    assert verdicts == [min(19, process + SMART_TURN_NICE)] * SMART_TURN_THREADS
+    assert verdicts == [min(19, process + SMART_TURN_NICE)] * smart_turn_threads()
     assert {nice(t) for t in threading.enumerate() if t.name == "silero"} == {process}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process
 
@@ -325,3 +326,13 @@ def test_a_system_refusing_the_lower_priority_leaves_the_verdicts_running(monkey
     with caplog.at_level("WARNING", logger="openrevox.agent"):
         audio_models._lower_priority(SMART_TURN_NICE)
     assert "event loop's priority" in caplog.text
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+def test_a_process_pinned_to_one_cpu_runs_one_verdict_at_a_time(monkeypatch):
+    """Two verdict threads on one CPU share it and both verdicts finish late; on two or more
+    CPUs the second thread takes the next verdict while the first runs."""
+    monkeypatch.setattr(audio_models.os, "sched_getaffinity", lambda pid: {3})
+    assert smart_turn_threads() == 1
+    monkeypatch.setattr(audio_models.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert smart_turn_threads() == SMART_TURN_THREADS == 2
