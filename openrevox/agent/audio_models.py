@@ -362,7 +362,8 @@ class SmartTurnModel:
 def smart_turn_threads() -> int:
     """SMART_TURN_THREADS, or fewer when the process may run on fewer CPUs (a worker pinned to its
     core): there a second thread would only halve the speed of both verdicts. One core, 10 calls:
-    added p95 178 ms with two threads, 47 with one (bench/agent.py --pin, docs/benchmarks.md)."""
+    added p95 168-360 ms with two threads, 55-116 with one (bench/agent.py --pin,
+    docs/benchmarks.md)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return min(SMART_TURN_THREADS, cpus)
 
