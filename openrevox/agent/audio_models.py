@@ -24,10 +24,11 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   ~0.2 ms whatever it holds up to a batch of 16 (~0.06 ms a window then), and a busy loop is
   exactly when windows pile up, so the model's cost per call falls as calls are added; on the
   thread (ONNX Runtime releases the GIL) the loop goes on with other calls' frames meanwhile: at
-  25 calls a process the loop's share of a core fell from ~58 to ~48 % (docs/benchmarks.md). A thread hop per window, as stock does, costs
-  more than the model (`bench/agent.py` prints both at start).
-- Smart Turn (~45-55 ms of CPU per verdict, once per VAD stop) runs on two threads per process,
-  in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
+  25 calls a process the loop's share of a core fell from ~58 to ~48 % (docs/benchmarks.md). A
+  thread hop per window, as stock does, costs more than the model (`bench/agent.py` prints both
+  at start).
+- Smart Turn (~45-55 ms of CPU per verdict, once per VAD stop) runs on two threads per process
+  (one where the process may use one CPU), in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
   per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
   a batch makes every caller in it wait for the last. Its time hides behind the STT's
   finalization, requested at the same VAD stop (at 25 calls a process, verdicts wait p95 ~0.1 s),
