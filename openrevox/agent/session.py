@@ -77,17 +77,16 @@ async def warm_up_llm_client() -> None:
     listens on port 1). The client's first request in a process costs 100-180 ms of CPU (lazy
     imports, and the request types' hints resolved once, then cached): without this, the first
     turn of a worker's first call pays it (bench/agent.py)."""
-    client = openai.AsyncOpenAI(base_url="http://127.0.0.1:1/v1", api_key="warm-up", max_retries=0)
     function = {"name": "end_call", "description": "End the call.", "parameters": {"type": "object", "properties": {}}}
-    with contextlib.suppress(openai.APIError):  # refused; or a proxy's answer, where one is set
-        await client.chat.completions.create(
-            model="warm-up",
-            messages=[{"role": "system", "content": "Warm up."}, {"role": "user", "content": "Hello?"}],
-            tools=[{"type": "function", "function": function}],
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-    await client.close()
+    async with openai.AsyncOpenAI(base_url="http://127.0.0.1:1/v1", api_key="warm-up", max_retries=0) as client:
+        with contextlib.suppress(openai.APIError):  # refused; or a proxy's answer, where one is set
+            await client.chat.completions.create(
+                model="warm-up",
+                messages=[{"role": "system", "content": "Warm up."}, {"role": "user", "content": "Hello?"}],
+                tools=[{"type": "function", "function": function}],
+                stream=True,
+                stream_options={"include_usage": True},
+            )
 
 
 def make_llm(endpoint: LLMEndpoint | None) -> LLMService:
