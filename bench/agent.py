@@ -620,19 +620,13 @@ def machine_jiffies() -> tuple[int, int]:
     return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
 
 
-PIN = {"on": False}  # --pin: each worker on a CPU of its own, the rest of the bench on CPU 0
-
-
-def pinned(worker: int) -> list[str]:
-    return ["--cpu", str(1 + worker)] if PIN["on"] else []
-
-
-async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines, worker_args) -> dict:
+async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, lines, worker_args, pin: bool) -> dict:
+    """One row; with `pin`, worker k runs on CPU k + 1 (the bench itself on CPU 0)."""
     import httpx
 
     workers = [
-        start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url, *worker_args, *pinned(worker))
-        for worker in range(procs)
+        start_role("--role", "worker", "--mode", mode, "--llm-url", llm_url, *worker_args, *(["--cpu", str(1 + k)] if pin else []))
+        for k in range(procs)
     ]
     try:
         await asyncio.gather(*(wait_ready(port) for _, port in workers))
@@ -676,7 +670,7 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
     vad_windows = sum(reply["vad_batches"][1] for reply in replies if reply["vad_batches"])
     return summarize(mode, calls, procs, turns, logs, traces, lags) | {
         "vad_windows_per_run": vad_windows / vad_runs if vad_runs else float("nan"),
-        "pinned": PIN["on"],
+        "pinned": pin,
         "window_s": elapsed,
         "cpu_pct": 100 * (sum(last.cpu) - sum(first.cpu)) / elapsed,
         "loop_cpu_pct": 100 * (sum(last.loop_cpu) - sum(first.loop_cpu)) / elapsed,
@@ -856,14 +850,13 @@ def main() -> None:
     if args.pin:
         if args.procs >= os.cpu_count():
             raise SystemExit(f"--pin needs a CPU per worker and one more: {args.procs} workers, {os.cpu_count()} CPUs")
-        PIN["on"] = True
         os.sched_setaffinity(0, {0})  # the callers, and the LLM stand-in started below, on CPU 0
     llm, llm_url = start_role("--role", "llm")
     rows, failed = [], False
     try:
         for calls in (int(n) for n in args.calls.split(",")):
             for mode in args.modes.split(","):  # side by side, so both see the machine alike
-                row = asyncio.run(run_case(mode, calls, args.procs, args.turns, llm_url, lines, worker_args))
+                row = asyncio.run(run_case(mode, calls, args.procs, args.turns, llm_url, lines, worker_args, args.pin))
                 row["load_average"] = os.getloadavg()[0]  # the machine may be shared: say how busy
                 rows.append(row)
                 print_row(row)
