@@ -66,11 +66,12 @@ import onnxruntime as ort
 import soxr
 import threadpoolctl
 from pipecat.audio.turn.base_turn_analyzer import EndOfTurnState
-from pipecat.audio.turn.smart_turn._whisper_features import compute_whisper_log_mel_features
 from pipecat.audio.turn.smart_turn.base_smart_turn import BaseSmartTurn, SmartTurnParams
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
 from pipecat.metrics.metrics import MetricsData, TurnMetricsData
+
+from openrevox.agent import turn_features
 
 PHONE_SAMPLE_RATE = 8000
 VAD_PARAMS = VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2, min_volume=0.6)
@@ -89,8 +90,6 @@ SMART_TURN_THREADS = 2
 # at 25 calls in each of two processes the callee heard 55-97 gaps over 20 ms a minute of the
 # agent's speech, 4-13 with the verdicts at nice +10 (docs/benchmarks.md).
 SMART_TURN_NICE = 10
-_SMART_TURN_RATE = 16000  # the model hears 16 kHz audio ...
-_SMART_TURN_SECS = 8  # ... the last 8 s of it, zero-padded in front when shorter
 
 
 def vad_analyzer(sample_rate: int = PHONE_SAMPLE_RATE) -> SharedSileroVADAnalyzer:
@@ -309,12 +308,9 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
 def smart_turn_input(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Smart Turn v3's features for a speech segment (float32 at `sample_rate`), exactly as
     `LocalSmartTurnAnalyzerV3` computes them: 16 kHz, the last 8 s, Whisper log-mel."""
-    if sample_rate != _SMART_TURN_RATE:
-        audio = soxr.resample(audio, sample_rate, _SMART_TURN_RATE, quality="HQ")
-    samples = _SMART_TURN_SECS * _SMART_TURN_RATE
-    audio = audio[-samples:]
-    audio = np.pad(audio, (samples - len(audio), 0))
-    return compute_whisper_log_mel_features(audio, do_normalize=True)
+    if sample_rate != turn_features.SAMPLE_RATE:
+        audio = soxr.resample(audio, sample_rate, turn_features.SAMPLE_RATE, quality="HQ")
+    return turn_features.smart_turn_features(audio)
 
 
 class SmartTurnModel:
