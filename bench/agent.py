@@ -65,6 +65,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -313,6 +314,7 @@ def worker_app(stock: bool, llm_url: str, observers: bool):
         batches = audio_models._silero_batches() if not stock else None
         return {
             "lags": lags,
+            "threads": {thread.native_id: thread.name for thread in threading.enumerate()},
             "vad_batches": [batches.runs, batches.windows] if batches else None,
             "traces": {
                 call: {
@@ -600,6 +602,7 @@ class Sample:
     callers_cpu: float
     rss: list[float]
     machine: tuple[int, int]  # all CPUs: (busy, total) jiffies
+    threads: list[dict[int, float]]  # per worker, each thread's CPU (s) by its id
 
 
 def sample(workers) -> Sample:
@@ -611,7 +614,19 @@ def sample(workers) -> Sample:
         time.process_time(),
         [proc_rss_mb(pid) for pid in pids],
         machine_jiffies(),
+        [threads_cpu(pid) for pid in pids],
     )
+
+
+def threads_cpu(pid: int) -> dict[int, float]:
+    """Each thread's CPU so far (s); a thread that ended between listing and reading is left out."""
+    seconds = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            seconds[int(task.name)] = proc_cpu(pid, int(task.name))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return seconds
 
 
 def machine_jiffies() -> tuple[int, int]:
@@ -651,6 +666,7 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
         sampling = asyncio.create_task(sampler())
         logs = await asyncio.gather(*tasks)
         sampling.cancel()
+        samples.append(sample(workers))  # the whole run's CPU, to divide by its verdicts
         async with httpx.AsyncClient(timeout=30) as http:
             replies = [(await http.get(f"http://127.0.0.1:{port}/stats")).json() for _, port in workers]
     finally:
@@ -668,8 +684,24 @@ async def run_case(mode: str, calls: int, procs: int, turns: int, llm_url: str, 
     lags = [lag for reply in replies for at, lag in reply["lags"] if opened <= at <= closed]
     vad_runs = sum(reply["vad_batches"][0] for reply in replies if reply["vad_batches"])
     vad_windows = sum(reply["vad_batches"][1] for reply in replies if reply["vad_batches"])
+    n_verdicts = sum(len(trace["verdict_secs"]) for trace in traces.values())
+    models_cpu = {  # NaN where no thread has the name (stock's executors)
+        model: sum(
+            [
+                done.get(int(tid), 0.0) - before.get(int(tid), 0.0)
+                for reply, before, done in zip(replies, idle.threads, samples[-1].threads)
+                for tid, name in reply["threads"].items()
+                if name.startswith(model)
+            ]
+            or [float("nan")]
+        )
+        for model in ("smart-turn", "silero")
+    }
     return summarize(mode, calls, procs, turns, logs, traces, lags) | {
         "vad_windows_per_run": vad_windows / vad_runs if vad_runs else float("nan"),
+        # Over the whole run, from the model threads' own CPU (openrevox's named threads only).
+        "verdict_cpu_ms": 1000 * models_cpu["smart-turn"] / n_verdicts if n_verdicts else float("nan"),
+        "silero_cpu_pct_per_call": 100 * models_cpu["silero"] / (samples[-1].at - idle.at) / total,
         "pinned": pin,
         "window_s": elapsed,
         "cpu_pct": 100 * (sum(last.cpu) - sum(first.cpu)) / elapsed,
@@ -792,7 +824,8 @@ def print_row(r: dict) -> None:
         f"lag p50 {r['lag_p50_ms']:.1f} p99 {r['lag_p99_ms']:.1f} max {r['lag_max_ms']:.0f} ms | "
         f"agent audio gaps > 20 ms {r['stalls_per_min']:.1f}/min, {r['stall_ms_per_min']:.0f} ms/min "
         f"(max {r['stall_max_ms']:.0f}) | "
-        f"VAD windows per model run {r['vad_windows_per_run']:.1f} | "
+        f"VAD windows per model run {r['vad_windows_per_run']:.1f}, Silero {r['silero_cpu_pct_per_call']:.2f}% of a core a call, "
+        f"Smart Turn {r['verdict_cpu_ms']:.0f} ms of CPU a verdict | "
         f"callers' CPU {r['callers_cpu_pct']:.0f}%, machine {r['machine_busy_pct']:.0f}% busy, "
         f"load average {r['load_average']:.1f}"
         + (f" | frames mismatched in {r['misframed']} calls" if r["misframed"] else "")
