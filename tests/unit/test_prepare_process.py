@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import threading
 
-import threadpoolctl
-
+from openrevox.agent import audio_models
 from openrevox.agent.phone_call import prepare_process
 
 
-def test_a_prepared_process_has_its_turn_model_up_and_its_startup_heap_frozen():
+def test_a_prepared_process_has_its_turn_models_loaded_and_its_startup_heap_frozen(monkeypatch):
+    preloads = []
+
+    def preload() -> None:
+        preloads.append(threading.current_thread())
+        real_preload()
+
+    real_preload = audio_models.preload
+    monkeypatch.setattr(audio_models, "preload", preload)
     try:
         asyncio.run(asyncio.wait_for(prepare_process(), timeout=60))
-        # What exists by then is out of the collector's full passes ...
+        # The models were loaded and run once, off the event loop's thread ...
+        assert len(preloads) == 1 and preloads[0] is not threading.main_thread()
+        assert "smart-turn-0" in {thread.name for thread in threading.enumerate()}
+        # ... and what exists by then is out of the collector's full passes.
         assert gc.get_freeze_count() > 10_000
-        # ... and Smart Turn is loaded (it holds numpy's BLAS to one thread when it is).
-        pools = threadpoolctl.threadpool_info()
-        assert [pool["num_threads"] for pool in pools if pool["user_api"] == "blas"] == [1]
     finally:
         gc.unfreeze()  # the rest of the test session collects as usual
