@@ -807,6 +807,24 @@ def vad_hop_costs() -> tuple[float, float]:
     return inline, hopped
 
 
+def verdict_cost() -> float:
+    """CPU of one Smart Turn verdict alone on this thread (features of a caller's sentence and the
+    model): this host's speed now, to read the rows' in-worker figure against."""
+    import numpy as np
+
+    from openrevox.agent import audio_models
+    from openrevox.agent.speech import CALLEE_VOICE, synthesize
+
+    speech = np.frombuffer(synthesize(CALLER_LINES[0], CALLEE_VOICE), np.int16).astype(np.float32) / 32768
+    model = audio_models._smart_turn_model()
+    costs = []
+    for _ in range(12):
+        started = time.thread_time()
+        model.probability(audio_models.smart_turn_input(speech, audio_models.PHONE_SAMPLE_RATE))
+        costs.append(time.thread_time() - started)
+    return statistics.median(costs[2:])  # the first runs size ONNX Runtime's memory
+
+
 def print_row(r: dict) -> None:
     print(
         f"{r['mode']:5} {r['calls_per_proc']:>4}x{r['procs']}{' pinned' if r['pinned'] else ''} | turns {r['turns'] - r['lost']}/{r['expected_turns']} "
@@ -878,6 +896,7 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     inline, hopped = vad_hop_costs()
     print(f"VAD CPU per 20 ms frame: inline {inline * 1e6:.0f} us, stock thread hop {hopped * 1e6:.0f} us", flush=True)
+    print(f"Smart Turn alone: {verdict_cost() * 1000:.0f} ms of CPU a verdict (this host's speed now)", flush=True)
     lines = caller_lines()
     worker_args = ["--no-default-observers"] if args.no_default_observers else []
     if args.pin:
