@@ -171,3 +171,13 @@ def sdk_env(server: LiveServer, monkeypatch) -> LiveServer:
     monkeypatch.setenv("REVOX_BASE_URL", server.base_url)
     monkeypatch.setenv("REVOX_API_KEY", server.api_key)
     return server
+
+
+@pytest.fixture
+def silero_without_gathering(monkeypatch) -> None:
+    """For tests that feed a call's audio faster than it plays: a steady call's Silero window
+    waiting for other calls' (`SileroBatches.GATHER_SECS`, nothing beside a live call's 40 ms
+    frames) would be most of their time. Scores and decisions are the same either way."""
+    from openrevox.agent.audio_models import SileroBatches
+
+    monkeypatch.setattr(SileroBatches, "GATHER_SECS", 0.0)

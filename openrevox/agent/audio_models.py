@@ -18,8 +18,9 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   itself and, at 35 calls in a process, starves the event loop into collapse. Here each model is
   one session per process; a call keeps only its own recurrent state and audio buffer.
 - Silero is scored in batches on a thread of its own: the windows that calls complete during one
-  turn of the event loop go to the thread together at the start of the next, and batches that
-  queue while it runs one are scored as one; the windows one audio frame completes (a 40 ms
+  turn of the event loop go to the thread together at the start of the next when one of them
+  is near a start or a stop of speech, else up to 8 ms later with whatever came meanwhile
+  (`SileroBatches`), and batches that queue while it runs one are scored as one; the windows one audio frame completes (a 40 ms
   frame ends one or two) go in one trip, each scored after the one before it. A run costs
   ~0.2 ms whatever it holds up to a batch of 16 (~0.06 ms a window then), and a busy loop is
   exactly when windows pile up, so the model's cost per call falls as calls are added; on the
@@ -90,6 +91,11 @@ SMART_TURN_THREADS = 2
 # at 25 calls in each of two processes the callee heard 55-97 gaps over 20 ms a minute of the
 # agent's speech, 4-13 with the verdicts at nice +10 (docs/benchmarks.md).
 SMART_TURN_NICE = 10
+# How long a call's VAD must have held one state, quiet or speaking, before its Silero windows may
+# wait for other calls' to share a model run (`SileroBatches.GATHER_SECS`): around a start or a
+# stop of speech every window goes at once, and so does the audio frame behind which the STT's
+# final transcript (~0.1-0.3 s after a stop) waits in the user aggregator.
+SETTLED_SECS = 0.5
 
 
 def vad_analyzer(sample_rate: int = PHONE_SAMPLE_RATE) -> SharedSileroVADAnalyzer:
@@ -150,37 +156,48 @@ class _SileroState(SileroOnnxModel):
 class SileroBatches:
     """Scores the Silero windows of many calls in batches, on a thread of its own.
 
-    The windows that calls complete during one turn of the event loop make one batch, handed to
-    the thread at the start of the next turn; batches that queue while the thread runs one are
-    scored together. A call may send several consecutive windows at once: the thread scores its
+    Urgent windows (around a start or a stop of speech: `SharedSileroVADAnalyzer.settled`) go to
+    the thread at the start of the event loop's next turn, with every window waiting by then; the
+    others, a call in steady silence or speech, wait up to `GATHER_SECS` for company. Batches that queue while the thread runs one are scored together. A call may send several consecutive windows at once: the thread scores its
     first with the other calls' in one model run, its second in the next run, and so on, each
     from the state the one before it left. The loop builds each row and takes each answer, so a
     call's recurrent state and audio context (`_SileroState`) are only touched on the loop: a row
     carries them in and out, as `SileroOnnxModel.__call__` does for a batch of one."""
 
+    # A model run costs ~0.7 ms in a busy worker whatever it holds up to a few windows (the
+    # weights must come back into the cache), so fewer, fuller runs save CPU; a window that
+    # decides nothing delays nothing by waiting, its call's next frame being 20-40 ms away. At
+    # 25 calls a process: 3.3-3.9 windows a run at once, 6-7.6 with all windows waiting 8 ms,
+    # Silero's CPU a call 0.43-0.46 -> 0.28-0.32 % of a core (docs/benchmarks.md).
+    GATHER_SECS = 0.008
+
     def __init__(self, session: ort.InferenceSession) -> None:
         self.session = session
         self.runs = self.windows = 0  # model runs and the windows they scored, since start
-        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> this turn's rows
+        self._pending: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # loop -> _Gathering
         self._batches: queue.SimpleQueue = queue.SimpleQueue()
         threading.Thread(target=self._serve, name="silero", daemon=True).start()
 
-    def score(self, model: _SileroState, windows: list[np.ndarray], sample_rate: int) -> asyncio.Future:
+    def score(self, model: _SileroState, windows: list[np.ndarray], sample_rate: int, urgent: bool) -> asyncio.Future:
         """The speech confidence of each of `windows` (float32, consecutive Silero windows) as
-        `model` hears them, in order."""
+        `model` hears them, in order; `urgent` ones without waiting for other calls' windows."""
         loop = asyncio.get_running_loop()
         if model._last_sr and model._last_sr != sample_rate:
             model.reset_states()
         context = model._context[0] if model._context.size else np.zeros(_silero_context(sample_rate), np.float32)
         future = loop.create_future()
-        waiting = self._pending.setdefault(loop, [])
-        if not waiting:
-            loop.call_soon(self._hand_over, loop)
-        waiting.append(_SileroRow(model, context, windows, model._state, sample_rate, future))
+        gathering = self._pending.get(loop) or self._pending.setdefault(loop, _Gathering())
+        gathering.rows.append(_SileroRow(model, context, windows, model._state, sample_rate, future))
+        if urgent and not gathering.soon:
+            if gathering.handover:
+                gathering.handover.cancel()
+            gathering.handover, gathering.soon = loop.call_soon(self._hand_over, loop), True
+        elif gathering.handover is None:
+            gathering.handover = loop.call_later(self.GATHER_SECS, self._hand_over, loop)
         return future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._batches.put((loop, self._pending.pop(loop, [])))
+        self._batches.put((loop, self._pending.pop(loop).rows))
 
     def _serve(self) -> None:
         while True:
@@ -217,6 +234,15 @@ class SileroBatches:
             loop.call_soon_threadsafe(_answer, rows, outcome)
         except RuntimeError:  # that loop is closed: nobody waits for the answers
             pass
+
+
+class _Gathering:
+    """A loop's rows waiting for the thread, and the hand-over that will take them."""
+
+    def __init__(self) -> None:
+        self.rows: list[_SileroRow] = []
+        self.handover: asyncio.Handle | None = None
+        self.soon = False  # the hand-over comes at the loop's next turn, not after GATHER_SECS
 
 
 class _SileroRow(NamedTuple):
@@ -263,6 +289,7 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
         self._scored = 0.0  # the confidence of the window the piece being analyzed completes
+        self._windows_in_state = 0  # windows since VAD's state last changed
 
     async def analyze_audio(self, buffer: bytes) -> VADState:
         """Pipecat's VAD over `buffer`, cut where Silero windows end so that each piece completes
@@ -281,7 +308,8 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
                 state = self._run_analyzer(piece)
                 continue
             self._scored, windows = scores.pop(0), windows[1:]
-            state = self._run_analyzer(piece)
+            before, state = state, self._run_analyzer(piece)
+            self._windows_in_state = self._windows_in_state + 1 if state == before else 0
             if windows and self._windows_since_reset == 0:  # reset on this window
                 scores = await self._scores(windows)
         return state
@@ -292,10 +320,17 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         it waits for is felt in the turn's latency."""
         return self._vad_state in (VADState.STARTING, VADState.STOPPING)
 
+    @property
+    def settled(self) -> bool:
+        """Whether the callee has been quiet, or speaking, for `SETTLED_SECS`: nothing the turn
+        needs next (a decision, the STT's final transcript behind this frame) is in flight."""
+        held = self._windows_in_state * self._vad_frames_num_bytes / 2 / self.sample_rate
+        return self._vad_state in (VADState.QUIET, VADState.SPEAKING) and held >= SETTLED_SECS
+
     async def _scores(self, windows: list[bytes]) -> list[float]:
         samples = [np.frombuffer(window, np.int16).astype(np.float32) / 32768.0 for window in windows]
         try:
-            return await _silero_batches().score(self._model, samples, self.sample_rate)
+            return await _silero_batches().score(self._model, samples, self.sample_rate, urgent=not self.settled)
         except Exception as error:
             log.error("Silero VAD failed on a window: %s", error)
             return [0.0] * len(windows)

@@ -22,6 +22,7 @@ from pipecat.audio.vad.vad_analyzer import VADState
 from openrevox.agent import audio_models
 from openrevox.agent.audio_models import (
     PHONE_SAMPLE_RATE,
+    SETTLED_SECS,
     SMART_TURN_NICE,
     SMART_TURN_THREADS,
     smart_turn_threads,
@@ -35,6 +36,9 @@ from openrevox.agent.audio_models import (
     vad_analyzer,
 )
 from openrevox.agent.speech import CALLEE_VOICE, synthesize
+
+pytestmark = pytest.mark.usefixtures("silero_without_gathering")
+GATHER_SECS = SileroBatches.GATHER_SECS  # production's, read before the fixture sets it to 0
 
 FRAME_BYTES = 2 * PHONE_SAMPLE_RATE // 50  # 20 ms of 16-bit audio, as a phone stream brings it
 SENTENCES = [
@@ -91,6 +95,26 @@ def test_shared_vad_hears_the_same_speech_as_stock_silero(conversation):
     assert len(SENTENCES) <= speech_segments(shared) <= 2 * len(SENTENCES)
     assert shared[: int(0.5 * 50)] == [VADState.QUIET] * 25
     assert shared[-1] == VADState.QUIET
+
+
+def test_a_call_is_settled_only_after_half_a_second_quiet_or_speaking(conversation):
+    """Around a start or a stop of speech a call's Silero windows go to the model at once; only
+    after SETTLED_SECS in one state may they wait for other calls' (`SileroBatches`)."""
+
+    async def story() -> list[tuple[VADState, bool]]:
+        vad = ready(vad_analyzer())
+        return [(await vad.analyze_audio(frame), vad.settled) for frame in frames(conversation)]
+
+    seen, held, settled_in = asyncio.run(story()), 0.0, set()
+    window = 0.032  # Silero's at 8 kHz: the state may change mid-frame, the count is in windows
+    for index, (state, settled) in enumerate(seen):
+        held = held + 0.02 if index and state == seen[index - 1][0] else 0.02
+        if settled:
+            settled_in.add(state)
+            assert held >= SETTLED_SECS - window
+        elif state in (VADState.QUIET, VADState.SPEAKING):
+            assert held < SETTLED_SECS + window
+    assert settled_in == {VADState.QUIET, VADState.SPEAKING}
 
 
 def test_shared_vad_fed_two_frames_at_a_time_decides_as_stock_fed_one(conversation):
@@ -178,11 +202,43 @@ def test_a_failed_model_run_fails_its_windows_and_the_batches_go_on():
     async def story() -> float:
         model, window = _SileroState(_silero_session()), np.zeros(256, np.float32)
         with pytest.raises(RuntimeError, match="model run failed"):
-            await asyncio.wait_for(batches.score(model, [window], PHONE_SAMPLE_RATE), 2)
-        return await asyncio.wait_for(batches.score(model, [window, window], PHONE_SAMPLE_RATE), 2)
+            await asyncio.wait_for(batches.score(model, [window], PHONE_SAMPLE_RATE, urgent=True), 2)
+        return await asyncio.wait_for(batches.score(model, [window, window], PHONE_SAMPLE_RATE, urgent=False), 2)
 
     scores = asyncio.run(story())
     assert len(scores) == 2 and all(0.0 <= score < VAD_PARAMS.confidence for score in scores)  # silence, scored
+
+
+def test_windows_of_calls_in_steady_silence_or_speech_share_a_model_run():
+    """Windows that decide nothing wait a few ms for other calls' (fewer, fuller runs)."""
+    batches, window = SileroBatches(_silero_session()), np.zeros(256, np.float32)
+    batches.GATHER_SECS = GATHER_SECS  # as in production (the module's other tests use 0)
+
+    async def story() -> list[list[float]]:
+        first = batches.score(_SileroState(_silero_session()), [window], PHONE_SAMPLE_RATE, urgent=False)
+        await asyncio.sleep(0)  # the next turn of the loop: another call's frame
+        second = batches.score(_SileroState(_silero_session()), [window], PHONE_SAMPLE_RATE, urgent=False)
+        return await asyncio.wait_for(asyncio.gather(first, second), 2)
+
+    assert len(asyncio.run(story())) == 2
+    assert (batches.runs, batches.windows) == (1, 2)
+
+
+def test_a_window_that_decides_goes_at_once_and_takes_the_waiting_ones_along():
+    """A call counting toward a start or a stop of speech waits for nobody."""
+    batches, window = SileroBatches(_silero_session()), np.zeros(256, np.float32)
+    batches.GATHER_SECS = 10.0
+
+    async def story() -> tuple[bool, list]:
+        steady = [batches.score(_SileroState(_silero_session()), [window], PHONE_SAMPLE_RATE, urgent=False) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        unscored = not any(future.done() for future in steady)
+        deciding = batches.score(_SileroState(_silero_session()), [window], PHONE_SAMPLE_RATE, urgent=True)
+        return unscored, await asyncio.wait_for(asyncio.gather(deciding, *steady), 2)
+
+    unscored, scores = asyncio.run(story())
+    assert unscored  # the steady calls' windows waited for company ...
+    assert len(scores) == 3 and (batches.runs, batches.windows) == (1, 3)  # ... and went with the deciding one
 
 
 class FrameClock:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import types
 
+import pytest
 from pipecat.audio.vad.vad_analyzer import VADState
 from pipecat.frames.frames import InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
@@ -14,6 +15,8 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 from openrevox.agent.audio_models import VAD_PARAMS, SharedSileroVADAnalyzer
 from openrevox.agent.phone_call import CALLEE_FRAME_SECS, PhoneAudioInput, phone_transport
 from openrevox.agent.speech import CALLEE_VOICE, synthesize
+
+pytestmark = pytest.mark.usefixtures("silero_without_gathering")
 
 RATE = 8000
 CARRIER_FRAME = 2 * RATE // 50  # 20 ms of 16-bit audio
