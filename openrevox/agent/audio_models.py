@@ -20,18 +20,20 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
 - Silero is scored in batches on a thread of its own: the windows that calls complete during one
   turn of the event loop go to the thread together at the start of the next when one of them
   is near a start or a stop of speech, else up to 8 ms later with whatever came meanwhile
-  (`SileroBatches`), and batches that queue while it runs one are scored as one; the windows one audio frame completes (a 40 ms
-  frame ends one or two) go in one trip, each scored after the one before it. A run costs
+  (`SileroBatches`), and batches that queue while it runs one are scored as one; the windows one
+  audio frame completes (a 40 ms frame ends one or two) go in one trip, each scored after the
+  one before it. A run costs
   ~0.2 ms whatever it holds up to a batch of 16 (~0.06 ms a window then), and a busy loop is
   exactly when windows pile up, so the model's cost per call falls as calls are added; on the
   thread (ONNX Runtime releases the GIL) the loop goes on with other calls' frames meanwhile: at
   25 calls a process the loop's share of a core fell from ~58 to ~48 % (docs/benchmarks.md). A
   thread hop per window, as stock does, costs more than the model (`bench/agent.py` prints both
   at start).
-- Smart Turn (~45-55 ms of CPU per verdict, once per VAD stop) runs on two threads per process
-  (one where the process may use one CPU), in arrival order. Batching requests from several calls was measured and buys nothing: the CPU
-  per verdict is flat from batch 1 to 6 (the model is compute-bound on a fixed 8 s input), while
-  a batch makes every caller in it wait for the last. Its time hides behind the STT's
+- Smart Turn (~45-60 ms of CPU per verdict, once per VAD stop) runs on two threads per process
+  (one where the process may use one CPU), in arrival order. Batching requests from several
+  calls was measured and buys nothing: the CPU per verdict is flat from batch 1 to 6 (the model
+  is compute-bound on a fixed 8 s input), while a batch makes every caller in it wait for the
+  last; its input features are computed for the speech only (`turn_features`). Its time hides behind the STT's
   finalization, requested at the same VAD stop (at 25 calls a process, verdicts wait p95 ~0.1 s),
   once numpy's BLAS is held to one thread: its default pool spins beside the model and had
   doubled every verdict's time (docs/benchmarks.md, "Voice agent"). Its threads run at a lower
