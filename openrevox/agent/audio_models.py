@@ -22,21 +22,20 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   is near a start or a stop of speech, else up to 8 ms later with whatever came meanwhile
   (`SileroBatches`), and batches that queue while it runs one are scored as one; the windows one
   audio frame completes (a 40 ms frame ends one or two) go in one trip, each scored after the
-  one before it. A run costs
-  ~0.2 ms whatever it holds up to a batch of 16 (~0.06 ms a window then), and a busy loop is
-  exactly when windows pile up, so the model's cost per call falls as calls are added; on the
-  thread (ONNX Runtime releases the GIL) the loop goes on with other calls' frames meanwhile: at
-  25 calls a process the loop's share of a core fell from ~58 to ~48 % (docs/benchmarks.md). A
-  thread hop per window, as stock does, costs more than the model (`bench/agent.py` prints both
-  at start).
+  one before it. A run costs ~0.2 ms whatever it holds up to a batch of 16 (~0.06 ms a window
+  then), and a busy loop is exactly when windows pile up, so the model's cost per call falls as
+  calls are added; on the thread (ONNX Runtime releases the GIL) the loop goes on with other
+  calls' frames meanwhile: at 25 calls a process the loop's share of a core fell from ~58 to
+  ~48 % (docs/benchmarks.md). A thread hop per window, as stock does, costs more than the model
+  (`bench/agent.py` prints both at start).
 - Smart Turn (~45-60 ms of CPU per verdict, once per VAD stop) runs on two threads per process
   (one where the process may use one CPU), in arrival order. Batching requests from several
   calls was measured and buys nothing: the CPU per verdict is flat from batch 1 to 6 (the model
   is compute-bound on a fixed 8 s input), while a batch makes every caller in it wait for the
-  last; its input features are computed for the speech only (`turn_features`). Its time hides behind the STT's
-  finalization, requested at the same VAD stop (at 25 calls a process, verdicts wait p95 ~0.1 s),
-  once numpy's BLAS is held to one thread: its default pool spins beside the model and had
-  doubled every verdict's time (docs/benchmarks.md, "Voice agent"). Its threads run at a lower
+  last; its input features are computed for the speech only (`turn_features`). Its time hides
+  behind the STT's finalization, requested at the same VAD stop (at 25 calls a process, verdicts
+  wait p95 ~0.1 s), once numpy's BLAS is held to one thread: its default pool spins beside the
+  model and had doubled every verdict's time (docs/benchmarks.md, "Voice agent"). Its threads run at a lower
   priority than the loop (`SMART_TURN_NICE`): a frame's work must not wait behind a verdict's.
 
 Parameters (why these):
@@ -160,17 +159,20 @@ class SileroBatches:
 
     Urgent windows (around a start or a stop of speech: `SharedSileroVADAnalyzer.settled`) go to
     the thread at the start of the event loop's next turn, with every window waiting by then; the
-    others, a call in steady silence or speech, wait up to `GATHER_SECS` for company. Batches that queue while the thread runs one are scored together. A call may send several consecutive windows at once: the thread scores its
-    first with the other calls' in one model run, its second in the next run, and so on, each
-    from the state the one before it left. The loop builds each row and takes each answer, so a
-    call's recurrent state and audio context (`_SileroState`) are only touched on the loop: a row
-    carries them in and out, as `SileroOnnxModel.__call__` does for a batch of one."""
+    others, a call in steady silence or speech, wait up to `GATHER_SECS` for company. Batches
+    that queue while the thread runs one are scored together. A call may send several
+    consecutive windows at once: the thread scores its first with the other calls' in one model
+    run, its second in the next run, and so on, each from the state the one before it left. The
+    loop builds each row and takes each answer, so a call's recurrent state and audio context
+    (`_SileroState`) are only touched on the loop: a row carries them in and out, as
+    `SileroOnnxModel.__call__` does for a batch of one."""
 
     # A model run costs ~0.7 ms in a busy worker whatever it holds up to a few windows (the
     # weights must come back into the cache), so fewer, fuller runs save CPU; a window that
     # decides nothing delays nothing by waiting, its call's next frame being 20-40 ms away. At
-    # 25 calls a process: 3.3-3.9 windows a run at once, 6-7.6 with all windows waiting 8 ms,
-    # Silero's CPU a call 0.43-0.46 -> 0.28-0.32 % of a core (docs/benchmarks.md).
+    # 25 calls a process: 2.8-4.4 -> 4.4-4.8 windows a run, Silero's CPU a call 0.48-0.53 ->
+    # 0.39-0.47 % of a core; the bench's callers are settled only briefly, and with every window
+    # waiting it fell to 0.28-0.32 % (docs/benchmarks.md).
     GATHER_SECS = 0.008
 
     def __init__(self, session: ort.InferenceSession) -> None:
@@ -326,8 +328,8 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
     def settled(self) -> bool:
         """Whether the callee has been quiet, or speaking, for `SETTLED_SECS`: nothing the turn
         needs next (a decision, the STT's final transcript behind this frame) is in flight."""
-        held = self._windows_in_state * self._vad_frames_num_bytes / 2 / self.sample_rate
-        return self._vad_state in (VADState.QUIET, VADState.SPEAKING) and held >= SETTLED_SECS
+        held = self._windows_in_state * self.num_frames_required() / self.sample_rate
+        return not self.deciding and held >= SETTLED_SECS
 
     async def _scores(self, windows: list[bytes]) -> list[float]:
         samples = [np.frombuffer(window, np.int16).astype(np.float32) / 32768.0 for window in windows]
