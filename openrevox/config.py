@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     )
     dispatch_interval: float = Field(0.2, gt=0, description="Seconds between dispatcher passes.")
     dispatch_batch: int = Field(100, ge=1, description="Due orders claimed per pass at most.")
+    max_live_calls: int | None = Field(
+        None, ge=1, description="Live attempts this process holds at once at most; unset: no limit of its own."
+    )
     sandbox_speed: float = Field(1.0, gt=0, description="Sandbox ring and talk times are divided by this.")
     sandbox_personas: Path | None = Field(None, description="YAML or JSON file of extra sandbox personas.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body accepted.")
@@ -58,6 +61,11 @@ class Settings(BaseSettings):
     # Real carriers: Twilio when its two credentials are set, else Telnyx when its key is, else the sandbox.
     public_url: str | None = Field(
         None, description="https://host the carriers reach for webhooks and media websockets (required with one)."
+    )
+    media_url: str | None = Field(
+        None,
+        description="Where the carriers reach this process's media websockets (default: the public URL), so "
+        "that each call's audio comes to the process that dialed it.",
     )
     twilio_account_sid: str | None = Field(None, validation_alias=AliasChoices("TWILIO_ACCOUNT_SID", "twilio_account_sid"))
     twilio_auth_token: str | None = Field(None, validation_alias=AliasChoices("TWILIO_AUTH_TOKEN", "twilio_auth_token"))
@@ -115,6 +123,20 @@ class Settings(BaseSettings):
             raise ValueError(
                 "OPENREVOX_DATABASE_URL must be postgresql+psycopg://... or sqlite:///path.db"
             )
+        return url
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http://)")
+        return url
+
+    @field_validator("media_url")
+    @classmethod
+    def _websocket_address(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("must start with wss:// or https:// (or ws://, http://)")
         return url
 
     @model_validator(mode="after")

@@ -44,6 +44,7 @@ class BackgroundServices:
             lease_seconds=settings.lease_seconds,
             interval=settings.dispatch_interval,
             batch=settings.dispatch_batch,
+            max_live_calls=settings.max_live_calls,
             worker=worker,
         )
         self.deliverer = WebhookDeliverer(

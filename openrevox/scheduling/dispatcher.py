@@ -12,6 +12,10 @@ tests drive days of calls with a fake clock, without sleeping:
    one transaction; then for the batch, commit `dial_started_at` and only then ask the carrier to
    dial.
 
+With `max_live_calls`, a pass first counts the live attempts this process holds (their leases
+name it: the calls it dials, and those whose media socket it took from another process) and
+recovers and claims no more than the room left.
+
 A heartbeat task renews this process's leases every third of the lease time.
 """
 
@@ -79,6 +83,7 @@ class Dispatcher:
         lease_seconds: float,
         interval: float,
         batch: int,
+        max_live_calls: int | None = None,
         worker: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -89,6 +94,7 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.interval = interval
         self.batch = batch
+        self.max_live_calls = max_live_calls
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
         self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
@@ -127,31 +133,42 @@ class Dispatcher:
     async def tick(self) -> int:
         """One pass; returns how many attempts it handed to the carrier (or tried to)."""
         now = self.clock()
-        to_dial = await self._recover(now) if self._recovery.due(now) else []
+        room = await self._room()
+        to_dial = await self._recover(now, room) if self._recovery.due(now) else []
         if self._hang_up.due(now):
             await self._hang_up_cancelled()
-        to_dial += await self._claim(now)
+        if room > len(to_dial):
+            to_dial += await self._claim(now, room - len(to_dial))
         if to_dial:
             await self._dial_all(to_dial)
         return len(to_dial)
 
+    async def _room(self) -> int:
+        """How many attempts this pass may start: the batch, or fewer where this process's
+        `max_live_calls` is nearly held."""
+        if self.max_live_calls is None:
+            return self.batch
+        async with self.engine.connect() as conn:
+            held = await store.held_attempts(conn, self.worker)
+        return max(0, min(self.batch, self.max_live_calls - held))
+
     # -- claim ------------------------------------------------------------------------------
 
-    async def _claim(self, now: datetime) -> list[Claimed]:
-        """Claim a batch of due orders in one transaction: a few statements per pass, not per order."""
+    async def _claim(self, now: datetime, limit: int) -> list[Claimed]:
+        """Claim up to `limit` due orders in one transaction: a few statements per pass, not per order."""
         try:
             async with self.engine.begin() as conn:
-                return await self._claim_batch(conn, now)
+                return await self._claim_batch(conn, now, limit)
         except IntegrityError:  # SQLite only: another process took one of the same slots; retry next pass
             log.info("slot race with another process; the batch waits for the next pass")
             return []
 
-    async def _claim_batch(self, conn: AsyncConnection, now: datetime) -> list[Claimed]:
+    async def _claim_batch(self, conn: AsyncConnection, now: datetime, limit: int) -> list[Claimed]:
         known = await store.limits_and_live_slots(conn)
         org_limits, key_limits, counts = known.orgs, known.keys, known.live
         full_orgs = {o for o, lim in org_limits.items() if counts.get(org_scope(o), 0) >= (lim or self.org_limit)}
         full_keys = {k for k, lim in key_limits.items() if counts.get(key_scope(*k), 0) >= lim}
-        orders = await store.due_orders(conn, now, self.batch, full_orgs, full_keys)
+        orders = await store.due_orders(conn, now, limit, full_orgs, full_keys)
         if not orders:
             return []
         scopes_of = {o["id"]: self._scopes(o, org_limits, key_limits) for o in orders}
@@ -281,11 +298,15 @@ class Dispatcher:
 
     # -- recovery and cancellation ----------------------------------------------------------
 
-    async def _recover(self, now: datetime) -> list[Claimed]:
+    async def _recover(self, now: datetime, room: int) -> list[Claimed]:
+        """Close the lost calls; take over and dial, up to `room`, the lost attempts never dialed
+        (the rest wait for a process with room)."""
         to_dial: list[Claimed] = []
         async with self.engine.begin() as conn:
             for attempt in await store.expired_attempts(conn, now, self.batch):
                 if attempt["dial_started_at"] is None:
+                    if len(to_dial) >= room:
+                        continue
                     if await store.take_over_lease(conn, attempt["id"], self.worker, now, now + self.lease):
                         order = await store.order_to_dial(conn, attempt["order_id"])
                         to_dial.append(Claimed({**attempt, "lease_owner": self.worker}, order))

@@ -142,6 +142,13 @@ async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, 
     return result.rowcount
 
 
+async def held_attempts(conn: AsyncConnection, owner: str) -> int:
+    """How many live attempts `owner`'s lease holds."""
+    a = call_attempts.c
+    query = sa.select(sa.func.count()).where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT))
+    return (await conn.execute(query)).scalar_one()
+
+
 async def expired_attempts(conn: AsyncConnection, now: datetime, limit: int) -> list[dict]:
     """Live attempts whose holder stopped renewing its lease (it died or hung)."""
     a = call_attempts.c

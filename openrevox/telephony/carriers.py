@@ -24,6 +24,7 @@ def real_carrier(engine: AsyncEngine, settings: Settings, worker: str) -> Twilio
             public_key=settings.telnyx_public_key,
             api_url=settings.telnyx_api_url,
             public_url=settings.public_url,
+            media_url=settings.media_url,
             timeout=settings.carrier_timeout_seconds,
         )
     return TwilioCarrier(
@@ -32,5 +33,6 @@ def real_carrier(engine: AsyncEngine, settings: Settings, worker: str) -> Twilio
         auth_token=settings.twilio_auth_token,
         api_url=settings.twilio_api_url,
         public_url=settings.public_url,
+        media_url=settings.media_url,
         timeout=settings.carrier_timeout_seconds,
     )

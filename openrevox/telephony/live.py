@@ -96,10 +96,14 @@ class LiveCarrier(ABC):
     (the carrier's news of the hang-up that follows then changes nothing), then the carrier is
     asked to act on its call id."""
 
-    def __init__(self, live: LiveCalls, public_url: str) -> None:
+    def __init__(self, live: LiveCalls, public_url: str, media_url: str | None = None) -> None:
         self.live = live
         self.events: CallEvents = live.events
-        self.public_url = public_url.rstrip("/")  # where the carrier reaches our webhooks and media
+        self.public_url = public_url.rstrip("/")  # where the carrier reaches our webhooks
+        # Where it reaches this process's media websockets: a call's audio comes to the process that
+        # dialed it when each process has an address of its own (`OPENREVOX_MEDIA_URL`).
+        media = (media_url or public_url).rstrip("/")
+        self.media_url = "ws" + media.removeprefix("http") if media.startswith("http") else media
 
     @abstractmethod
     async def hang_up_at_carrier(self, call_id: str, status: str) -> None:

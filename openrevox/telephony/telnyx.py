@@ -2,7 +2,7 @@
 both ways over a websocket (RTP, PCMU), call events received as signed webhooks.
 
     dial ── POST /v2/calls: connection_id, to, from, client_state (the attempt id), webhook_url,
-             stream_url=wss://PUBLIC/telephony/telnyx/media?attempt_id=&token=, bidirectional RTP PCMU
+             stream_url=wss://MEDIA/telephony/telnyx/media?attempt_id=&token=, bidirectional RTP PCMU
     Telnyx ── webhooks: call.initiated, call.answered, call.hangup (hangup_cause)
           ── media websocket: connected, start, media..., stop
 
@@ -94,9 +94,10 @@ class TelnyxCarrier(LiveCarrier):
         public_key: str,
         api_url: str,
         public_url: str,
+        media_url: str | None = None,
         timeout: float,
     ) -> None:
-        super().__init__(live, public_url)
+        super().__init__(live, public_url, media_url)
         self.api_key = api_key
         self.connection_id = connection_id
         self.public_key = public_key
@@ -109,7 +110,7 @@ class TelnyxCarrier(LiveCarrier):
     def stream(self, attempt_id: str) -> dict:
         query = urlencode({"attempt_id": attempt_id, "token": media_token(self.api_key, attempt_id)})
         return {
-            "stream_url": "ws" + self.public_url.removeprefix("http") + "/telephony/telnyx/media?" + query,
+            "stream_url": f"{self.media_url}/telephony/telnyx/media?{query}",
             "client_state": base64.b64encode(attempt_id.encode()).decode(),
             **STREAM,
         }

@@ -1,7 +1,7 @@
 """The Twilio carrier: calls placed through the REST API (the `twilio` library), a bidirectional
 Media Stream per call, status callbacks reported as CallEvents.
 
-    dial ── POST Calls.json: To, From, Twiml <Connect><Stream url=wss://PUBLIC/telephony/twilio/media>
+    dial ── POST Calls.json: To, From, Twiml <Connect><Stream url=wss://MEDIA/telephony/twilio/media>
              with <Parameter>s attempt_id + token, StatusCallback=PUBLIC/telephony/twilio/status?attempt_id=
     Twilio ── status callbacks (initiated, ringing, answered, completed / busy / no-answer / failed)
           ── media websocket: connected, start, media..., stop
@@ -92,9 +92,10 @@ class TwilioCarrier(LiveCarrier):
         auth_token: str,
         api_url: str,
         public_url: str,
+        media_url: str | None = None,
         timeout: float,
     ) -> None:
-        super().__init__(live, public_url)
+        super().__init__(live, public_url, media_url)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.api_url = api_url
@@ -104,9 +105,8 @@ class TwilioCarrier(LiveCarrier):
     # -- what we tell Twilio -------------------------------------------------------------------
 
     def stream_twiml(self, attempt_id: str) -> str:
-        ws_url = "ws" + self.public_url.removeprefix("http") + "/telephony/twilio/media"
         connect = Connect()
-        stream = connect.stream(url=ws_url)
+        stream = connect.stream(url=f"{self.media_url}/telephony/twilio/media")
         stream.parameter(name="attempt_id", value=attempt_id)
         stream.parameter(name="token", value=media_token(self.auth_token, attempt_id))
         return str(VoiceResponse().append(connect))

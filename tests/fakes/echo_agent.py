@@ -24,10 +24,13 @@ class EchoAgent:
         self.digits: dict[str, str] = defaultdict(str)
         self.finished: list[str] = []
         self.outcome = None  # what converse_over_media returns (None: no word on how it ended)
+        self.talking = self.most_at_once = 0  # conversations now, and at most at one time
 
     async def converse_over_media(self, attempt_id: str, websocket, serializer):  # noqa: ANN001, ANN201
         await serializer.setup(SimpleNamespace(audio_in_sample_rate=SAMPLE_RATE))
         replied = False
+        self.talking += 1
+        self.most_at_once = max(self.most_at_once, self.talking)
         try:
             while True:
                 frame = await serializer.deserialize(await websocket.receive_text())
@@ -43,5 +46,6 @@ class EchoAgent:
                     self.digits[attempt_id] += frame.button.value
         except (WebSocketDisconnect, RuntimeError):  # closed by the carrier, or dropped
             pass
+        self.talking -= 1
         self.finished.append(attempt_id)
         return self.outcome

@@ -83,11 +83,17 @@ class Stack:
 
 
 @contextmanager
-def openrevox_with(carrier: FakeCarrier, carrier_settings: dict, database_url: str, data_dir: Path) -> Iterator[Stack]:
+def openrevox_with(
+    carrier: FakeCarrier, carrier_settings: dict, database_url: str, data_dir: Path, behind: str | None = None
+) -> Iterator[Stack]:
+    """`behind`: the public URL of another openrevox on the same database, which this one joins as a
+    second process: the carrier's webhooks go there, its media sockets come to this one's own address."""
     port, api_key = free_port(), f"sk_test_{uuid.uuid4().hex}"
+    address = f"http://127.0.0.1:{port}"
     settings = Settings(
-        data_dir=data_dir, database_url=database_url, api_key=api_key, public_url=f"http://127.0.0.1:{port}",
-        carrier_timeout_seconds=1.0, dispatch_interval=0.05, lease_seconds=5, **carrier_settings,
+        data_dir=data_dir, database_url=database_url, api_key=api_key, public_url=behind or address,
+        media_url=address if behind else None, carrier_timeout_seconds=1.0, dispatch_interval=0.05,
+        lease_seconds=5, **carrier_settings,
     )  # fmt: skip
     app = create_app(settings)
     with ThreadedServer(app, "openrevox", port) as server:
@@ -98,5 +104,6 @@ def openrevox_with(carrier: FakeCarrier, carrier_settings: dict, database_url: s
                 org_id = await ensure_organization(conn, settings.default_organization)
                 await phone_numbers.add(conn, org_id, OUR_NUMBER, settings.carrier)
 
-        server.call(add_number())
+        if not behind:
+            server.call(add_number())
         yield Stack(carrier, server, agent, api_key)

@@ -14,6 +14,7 @@ from openrevox.orgs.service import ensure_organization
 from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.schemas.calls import CallCreateIn
 from openrevox.telephony.base import DialFailed, DialRequest
+from openrevox.telephony import store as telephony_store
 from openrevox.telephony.events import DatabaseCallEvents
 
 
@@ -163,7 +164,7 @@ def test_lost_process_attempts_are_recovered_without_dialing_twice(run):
         crashed = dispatcher(engine, ScriptedCarrier(), clock, lease_seconds=5)
         never_dialed = await place(engine, now, phone_number="+12125550123", force_now=True, assistant={"prompt": "x"})
         # The "crashed" process claims the order but dies before dialing: only its claim exists.
-        [claimed] = await crashed._claim(now)
+        [claimed] = await crashed._claim(now, limit=1)
         assert claimed.order["id"] == never_dialed
 
         survivor_carrier = ScriptedCarrier()
@@ -196,5 +197,98 @@ def test_the_carriers_call_ids_are_stored_with_their_attempts(run):
             stored = dict((await conn.execute(sa.select(call_attempts.c.order_id, call_attempts.c.carrier_call_id))).all())
         by_order = {request.order_id: f"call-{n}" for n, request in enumerate(carrier.dials, start=1)}
         assert stored == by_order and set(stored) == set(ids)
+
+    run(story)
+
+
+def capped(engine, carrier, clock: Clock, max_live_calls: int, lease_seconds: float = 3600) -> Dispatcher:
+    return Dispatcher(engine, carrier, org_limit=20, lease_seconds=lease_seconds, interval=0.01, batch=50,
+                      max_live_calls=max_live_calls, clock=clock)  # fmt: skip
+
+
+async def place_many(engine, now: datetime, count: int) -> list[str]:
+    return [
+        await place(engine, now, phone_number=f"+3314407{i:04d}", force_now=True, assistant={"prompt": "Hi"})
+        for i in range(count)
+    ]
+
+
+async def hang_up(events: DatabaseCallEvents, attempt_id: str, now: datetime) -> None:
+    await events.answered(attempt_id, now, "human")
+    await events.ended(attempt_id, now, "user", None)
+
+
+def test_a_process_holds_no_more_live_calls_than_its_cap(run):
+    async def story(engine):
+        clock, carrier, events = Clock(), ScriptedCarrier(), DatabaseCallEvents(engine)
+        d = capped(engine, carrier, clock, max_live_calls=2)
+        await place_many(engine, clock.now, 5)
+        assert await tick_at(d, clock, clock.now) == 2
+        assert await tick_at(d, clock, clock.now + timedelta(seconds=1)) == 0  # both still live
+        await hang_up(events, carrier.dials[0].attempt_id, clock.now)
+        assert await tick_at(d, clock, clock.now + timedelta(seconds=1)) == 1  # the freed place is used
+        assert await tick_at(d, clock, clock.now + timedelta(seconds=1)) == 0
+        # A call that fails to connect frees its place too.
+        await events.failed(carrier.dials[1].attempt_id, clock.now, "busy")
+        assert await tick_at(d, clock, clock.now + timedelta(seconds=1)) == 1
+        assert len(carrier.dials) == 4
+
+    run(story)
+
+
+def test_capped_processes_share_the_due_orders_each_within_its_cap(run):
+    async def story(engine):
+        clock, events = Clock(), DatabaseCallEvents(engine)
+        first, second = ScriptedCarrier(), ScriptedCarrier()
+        a, b = capped(engine, first, clock, max_live_calls=2), capped(engine, second, clock, max_live_calls=3)
+        await place_many(engine, clock.now, 10)
+        assert await tick_at(a, clock, clock.now) == 2
+        assert await tick_at(b, clock, clock.now) == 3
+        assert await tick_at(a, clock, clock.now) == 0
+        assert await tick_at(b, clock, clock.now) == 0
+        await hang_up(events, first.dials[0].attempt_id, clock.now)
+        assert await tick_at(b, clock, clock.now + timedelta(seconds=1)) == 0  # a's place, not b's
+        assert await tick_at(a, clock, clock.now + timedelta(seconds=1)) == 1
+
+    run(story)
+
+
+def test_a_call_whose_media_another_process_took_counts_for_that_process(run):
+    """Without a media address of its own per process, a call's socket may land on another
+    process, which takes the attempt's lease (as `LiveCalls.hold` does): the call is then that
+    process's, and the one that dialed it has room again."""
+
+    async def story(engine):
+        clock = Clock()
+        dialer_carrier = ScriptedCarrier()
+        dialer = capped(engine, dialer_carrier, clock, max_live_calls=1)
+        other = capped(engine, ScriptedCarrier(), clock, max_live_calls=1)
+        await place_many(engine, clock.now, 3)
+        assert await tick_at(dialer, clock, clock.now) == 1
+        assert await tick_at(dialer, clock, clock.now) == 0
+        async with engine.begin() as conn:
+            assert await telephony_store.hold_lease(
+                conn, dialer_carrier.dials[0].attempt_id, other.worker, clock.now + timedelta(hours=1)
+            )
+        assert await tick_at(other, clock, clock.now) == 0  # it holds the call it took
+        assert await tick_at(dialer, clock, clock.now) == 1
+
+    run(story)
+
+
+def test_lost_attempts_are_taken_over_only_within_the_cap(run):
+    async def story(engine):
+        clock, events = Clock(), DatabaseCallEvents(engine)
+        crashed = capped(engine, ScriptedCarrier(), clock, max_live_calls=5, lease_seconds=5)
+        await place_many(engine, clock.now, 3)
+        assert len(await crashed._claim(clock.now, limit=3)) == 3  # claimed, never dialed: it died
+        survivor_carrier = ScriptedCarrier()
+        survivor = capped(engine, survivor_carrier, clock, max_live_calls=2, lease_seconds=5)
+        start = clock.now
+        assert await tick_at(survivor, clock, start + timedelta(seconds=6)) == 2
+        assert await tick_at(survivor, clock, start + timedelta(seconds=8)) == 0  # full: the third waits
+        await hang_up(events, survivor_carrier.dials[0].attempt_id, clock.now)
+        assert await tick_at(survivor, clock, start + timedelta(seconds=10)) == 1
+        assert len({r.attempt_id for r in survivor_carrier.dials}) == 3  # each dialed once
 
     run(story)
