@@ -60,7 +60,9 @@ class Settings(BaseSettings):
     )
     # Real carriers: Twilio when its two credentials are set, else Telnyx when its key is, else the sandbox.
     public_url: str | None = Field(
-        None, description="https://host the carriers reach for webhooks and media websockets (required with one)."
+        None,
+        description="https://host the carriers reach for webhooks (required with one), and for media websockets "
+        "unless OPENREVOX_MEDIA_URL is set.",
     )
     media_url: str | None = Field(
         None,

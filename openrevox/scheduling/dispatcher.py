@@ -16,7 +16,8 @@ With `max_live_calls`, a pass first counts the live attempts this process holds 
 name it: the calls it dials, and those whose media socket it took from another process) and
 recovers and claims no more than the room left.
 
-A heartbeat task renews this process's leases every third of the lease time.
+A heartbeat task renews this process's leases every third of the lease time, and has the carrier
+forget the calls this process no longer holds.
 """
 
 from __future__ import annotations
@@ -124,11 +125,18 @@ class Dispatcher:
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
-                running = self._dialing | self.carrier.live_calls()
-                async with self.engine.begin() as conn:
-                    await store.renew_leases(conn, self.worker, self.clock() + self.lease, running)
+                await self.renew_leases()
             except Exception:
                 log.exception("lease renewal failed")
+
+    async def renew_leases(self) -> None:
+        """One beat: extend the leases of the attempts this process runs; the carrier forgets the
+        calls among them that another process took (their media socket went there) or that ended
+        where this process did not hear of it (the carrier's news reached another one)."""
+        running = self._dialing | self.carrier.live_calls()
+        async with self.engine.begin() as conn:
+            renewed = await store.renew_leases(conn, self.worker, self.clock() + self.lease, running)
+        self.carrier.forget(running - renewed - self._dialing)
 
     async def tick(self) -> int:
         """One pass; returns how many attempts it handed to the carrier (or tried to)."""

@@ -129,17 +129,16 @@ async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int
     await conn.execute(_KEY_LIMIT_UPSERT[conn.dialect.name], {**params, "max": limit})
 
 
-async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, attempt_ids: set[str]) -> int:
-    """The heartbeat: extend the live attempts this process holds and still runs."""
+async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, attempt_ids: set[str]) -> set[str]:
+    """The heartbeat: extend the live attempts this process holds and still runs; returns them."""
     if not attempt_ids:
-        return 0
+        return set()
     a = call_attempts.c
-    result = await conn.execute(
-        sa.update(call_attempts)
-        .where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), a.id.in_(attempt_ids))
-        .values(lease_expires_at=expires_at)
-    )
-    return result.rowcount
+    held = a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), a.id.in_(attempt_ids)
+    renewed = set((await conn.execute(sa.select(a.id).where(*held))).scalars())
+    if renewed:
+        await conn.execute(sa.update(call_attempts).where(*held).values(lease_expires_at=expires_at))
+    return renewed
 
 
 async def held_attempts(conn: AsyncConnection, owner: str) -> int:

@@ -73,6 +73,10 @@ class Carrier(Protocol):
         """Attempt ids whose call this process runs now (their leases are renewed)."""
         ...
 
+    def forget(self, attempt_ids: set[str]) -> None:
+        """Stop following calls among `live_calls()` that this process no longer holds."""
+        ...
+
     async def close(self) -> None:
         """Stop every call this process runs (shutdown)."""
         ...

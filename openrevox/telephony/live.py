@@ -132,6 +132,10 @@ class LiveCarrier(ABC):
     def live_calls(self) -> set[str]:
         return set(self.live.ids)
 
+    def forget(self, attempt_ids: set[str]) -> None:
+        for attempt_id in attempt_ids:
+            self.live.ids.pop(attempt_id, None)
+
 
 async def converse(
     carrier: LiveCarrier, agent: Agent, attempt_id: str, call_id: str, websocket, serializer: MediaSerializer  # noqa: ANN001

@@ -93,6 +93,9 @@ class SandboxCarrier:
         """Attempts whose call this process is playing."""
         return set(self._calls)
 
+    def forget(self, attempt_ids: set[str]) -> None:
+        """A sandbox call is this process's until its task ends: nothing to forget."""
+
     async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
         task = self._calls.pop(attempt_id, None)
         if task is None:

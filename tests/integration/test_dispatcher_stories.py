@@ -16,6 +16,7 @@ from openrevox.schemas.calls import CallCreateIn
 from openrevox.telephony.base import DialFailed, DialRequest
 from openrevox.telephony import store as telephony_store
 from openrevox.telephony.events import DatabaseCallEvents
+from openrevox.telephony.live import LiveCalls, LiveCarrier
 
 
 class ScriptedCarrier:
@@ -38,6 +39,9 @@ class ScriptedCarrier:
 
     def live_calls(self) -> set[str]:
         return set()
+
+    def forget(self, attempt_ids: set[str]) -> None:
+        pass
 
     async def close(self) -> None:
         pass
@@ -290,5 +294,46 @@ def test_lost_attempts_are_taken_over_only_within_the_cap(run):
         await hang_up(events, survivor_carrier.dials[0].attempt_id, clock.now)
         assert await tick_at(survivor, clock, start + timedelta(seconds=10)) == 1
         assert len({r.attempt_id for r in survivor_carrier.dials}) == 3  # each dialed once
+
+    run(story)
+
+
+class FollowingCarrier(LiveCarrier):
+    """A real carrier's bookkeeping (`LiveCarrier`: the calls it follows by attempt), dialing nowhere."""
+
+    name = "following"
+
+    async def dial(self, request: DialRequest) -> str:
+        self.live.ids[request.attempt_id] = call_id = f"call-{len(self.live.ids) + 1}"
+        return call_id
+
+    async def hang_up_at_carrier(self, call_id: str, status: str) -> None:
+        pass
+
+    async def transfer_at_carrier(self, call_id: str, to_phone_number: str) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def test_a_process_stops_following_calls_it_no_longer_holds(run):
+    """With several processes, a call's news and its media socket may reach another process than
+    the one that dialed it: the dialer's heartbeat drops such calls, which would otherwise stay in
+    its live calls (and in every heartbeat's and cancellation check's query) for good."""
+
+    async def story(engine):
+        clock, events = Clock(), DatabaseCallEvents(engine)
+        carrier = FollowingCarrier(LiveCalls(engine, events, "dialer", 3600), "https://calls.example.com")
+        d = Dispatcher(engine, carrier, org_limit=20, lease_seconds=3600, interval=0.01, batch=50,
+                       worker="dialer", clock=clock)  # fmt: skip
+        await place_many(engine, clock.now, 3)
+        assert await tick_at(d, clock, clock.now) == 3
+        ended_elsewhere, taken, still_mine = sorted(carrier.live_calls())
+        await events.failed(ended_elsewhere, clock.now, "busy")  # the callback reached another process
+        async with engine.begin() as conn:  # the media socket reached another process
+            assert await telephony_store.hold_lease(conn, taken, "other", clock.now + timedelta(hours=1))
+        await d.renew_leases()
+        assert carrier.live_calls() == {still_mine}
 
     run(story)

@@ -206,6 +206,9 @@ class AnsweringCarrier:
     def live_calls(self) -> set[str]:
         return set()
 
+    def forget(self, attempt_ids: set[str]) -> None:
+        pass
+
     async def close(self) -> None:
         pass
 
