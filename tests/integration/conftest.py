@@ -30,6 +30,12 @@ def run(database_url):
             try:
                 return await fn(engine)
             finally:
+                # What the story left running (a dispatcher writes the carriers' call ids beside its
+                # next pass) ends before the pool goes, so that no connection outlives it.
+                left = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+                for task in left:
+                    task.cancel()
+                await asyncio.gather(*left, return_exceptions=True)
                 await engine.dispose()
 
         return asyncio.run(main())
