@@ -28,7 +28,7 @@ PostgreSQL, EXPLAIN QUERY PLAN on SQLite); `--explain-all` adds the other per-ti
 
     .venv/bin/python bench/dispatch.py [--backend sqlite|postgres|both] [--due 1000]
         [--future 0,1000000] [--batch 100] [--rates 200,500] [--interval 0.02] [--repeat 1]
-        [--paused 0] [--history 0] [--profile] [--explain-all] [--uvloop]
+        [--paused 0] [--history 0] [--profile] [--explain-all] [--uvloop] [--max-live-calls N]
 
 Exits non-zero only when an order was not dialed, or dialed twice; missed goals are reported.
 """
@@ -127,6 +127,9 @@ class RecordingCarrier:
     def live_calls(self) -> set[str]:
         """Every call it dialed is still going (the heartbeat renews their leases)."""
         return set(self.dials)
+
+    def forget(self, attempt_ids: set[str]) -> None:
+        return None
 
     async def close(self) -> None:
         return None
@@ -582,8 +585,9 @@ class Result:
 
 def new_dispatcher(engine: AsyncEngine, carrier: RecordingCarrier, args: argparse.Namespace) -> Dispatcher:
     return Dispatcher(
-        engine, carrier, org_limit=ORG_LIMIT, lease_seconds=args.lease, interval=args.interval, batch=args.batch
-    )
+        engine, carrier, org_limit=ORG_LIMIT, lease_seconds=args.lease, interval=args.interval, batch=args.batch,
+        max_live_calls=args.max_live_calls,
+    )  # fmt: skip
 
 
 def summarize_sql(stats: SqlStats, dialed: int) -> tuple[float, float, list[tuple[str, int, float]]]:
@@ -969,6 +973,10 @@ def main(argv: list[str] | None = None) -> int:
         "--history", type=int, default=0,
         help="also load this many finished orders, each with a completed attempt, into every database",
     )
+    parser.add_argument(
+        "--max-live-calls", type=int, default=None,
+        help="the dispatcher's cap on live calls (calls never end here: give it room for every order)",
+    )  # fmt: skip
     parser.add_argument("--repeat", type=int, default=1, help="runs of every scenario on every database")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a scenario counts as stalled")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each drain")
