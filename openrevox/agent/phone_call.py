@@ -54,6 +54,12 @@ log = logging.getLogger("openrevox.agent")
 FIRST_UTTERANCE_WAIT = 4.0  # seconds of silence after the answer before the agent speaks anyway
 FIRST_UTTERANCE_LONGEST = 40.0  # seconds the callee's first turn may last once begun (voicemail greetings)
 CALLEE_FRAME_SECS = 0.04  # the callee's audio as the pipeline takes it (carriers send 20 ms)
+# The agent's audio as sent to the carrier. Pipecat sends a chunk as the one before it starts
+# playing, so the carrier holds one chunk ahead: a worker whose event loop runs later than that is
+# heard as a gap. 80 ms instead of Pipecat's 40: at 25 calls on an overloaded worker the callee heard
+# 15-20 gaps a minute instead of 116-155 (bench/agent.py, docs/benchmarks.md); a barge-in clears
+# what the carrier holds (Twilio and Telnyx `clear`), so it cuts the agent off no later.
+AGENT_CHUNK_SECS = 0.08
 SAY_TIMEOUT_MARGIN = 5.0  # seconds beyond a sentence's usual length to wait for its end: TTS latency
 
 
@@ -114,6 +120,7 @@ def phone_transport(websocket, serializer, audio_out_mixer=None) -> FastAPIWebso
         audio_in_sample_rate=PHONE_SAMPLE_RATE,
         audio_out_sample_rate=PHONE_SAMPLE_RATE,
         audio_out_mixer=audio_out_mixer,
+        audio_out_10ms_chunks=round(AGENT_CHUNK_SECS * 100),
     )
     transport = FastAPIWebsocketTransport(websocket, params)
     # Pipecat's transport builds its input side itself; ours takes its place before any use.
