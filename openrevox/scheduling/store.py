@@ -129,23 +129,27 @@ async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int
     await conn.execute(_KEY_LIMIT_UPSERT[conn.dialect.name], {**params, "max": limit})
 
 
+def _held_by(owner: str) -> sa.ColumnElement[bool]:
+    """The live attempts `owner`'s lease holds."""
+    return sa.and_(call_attempts.c.lease_owner == owner, call_attempts.c.status.in_(LIVE_ATTEMPT))
+
+
 async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, attempt_ids: set[str]) -> set[str]:
     """The heartbeat: extend the live attempts this process holds and still runs; returns them."""
     if not attempt_ids:
         return set()
-    a = call_attempts.c
-    held = a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT), a.id.in_(attempt_ids)
-    renewed = set((await conn.execute(sa.select(a.id).where(*held))).scalars())
-    if renewed:
-        await conn.execute(sa.update(call_attempts).where(*held).values(lease_expires_at=expires_at))
-    return renewed
+    renewed = await conn.execute(
+        sa.update(call_attempts)
+        .where(_held_by(owner), call_attempts.c.id.in_(attempt_ids))
+        .values(lease_expires_at=expires_at)
+        .returning(call_attempts.c.id)
+    )
+    return set(renewed.scalars())
 
 
 async def held_attempts(conn: AsyncConnection, owner: str) -> int:
     """How many live attempts `owner`'s lease holds."""
-    a = call_attempts.c
-    query = sa.select(sa.func.count()).where(a.lease_owner == owner, a.status.in_(LIVE_ATTEMPT))
-    return (await conn.execute(query)).scalar_one()
+    return (await conn.execute(sa.select(sa.func.count()).where(_held_by(owner)))).scalar_one()
 
 
 async def expired_attempts(conn: AsyncConnection, now: datetime, limit: int) -> list[dict]:
