@@ -33,7 +33,7 @@ async def _run_worker() -> None:
     url = settings.resolved_database_url
     await asyncio.to_thread(run_migrations, url)
     engine = create_engine(url, settings.db_pool_size)
-    services = BackgroundServices(engine, settings)
+    services = BackgroundServices(engine, settings, takes_media=False)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

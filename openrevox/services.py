@@ -17,6 +17,7 @@ from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.storage import recordings_storage
 from openrevox.telephony.carriers import real_carrier
 from openrevox.telephony.events import DatabaseCallEvents
+from openrevox.telephony.live import LiveCarrier
 from openrevox.telephony.personas import load_personas
 from openrevox.telephony.sandbox import SandboxCarrier
 
@@ -25,7 +26,9 @@ class BackgroundServices:
     """Starts and stops the dispatcher (and, with it, the calls this process carries) and the
     webhook deliverer."""
 
-    def __init__(self, engine: AsyncEngine, settings: Settings) -> None:
+    def __init__(self, engine: AsyncEngine, settings: Settings, takes_media: bool = True) -> None:
+        """`takes_media`: this process answers the carrier's media sockets (`serve` does, `worker`
+        does not), so inbound calls may be placed on it."""
         worker = f"worker-{uuid.uuid4().hex[:12]}"
         webhooks.sign_recordings_with(settings)
         self.agent = AgentHost(engine, settings, recordings_storage(settings))
@@ -45,6 +48,7 @@ class BackgroundServices:
             interval=settings.dispatch_interval,
             batch=settings.dispatch_batch,
             max_live_calls=settings.max_live_calls,
+            media_url=self.carrier.media_url if takes_media and isinstance(self.carrier, LiveCarrier) else None,
             worker=worker,
         )
         self.deliverer = WebhookDeliverer(

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.websockets import WebSocketDisconnect
 
 from openrevox.errors import BadRequest, Forbidden, NotFound
-from openrevox.phone_numbers import service as phone_numbers
+from openrevox.telephony import inbound
+from openrevox.telephony.inbound import Placed
 from openrevox.telephony.live import converse
 
 router = APIRouter(prefix="/telephony", tags=["telephony"], include_in_schema=False)
@@ -27,15 +28,12 @@ def _carrier(app, name: str):  # noqa: ANN001, ANN202
     return carrier
 
 
-async def _start_inbound(request: Request, carrier, to_number: str, from_number: str, call_id: str) -> str | None:  # noqa: ANN001
-    """The inbound call as an order answered by the number's assistant; None: nobody answers it.
-    Its lease is not renewed here: if no media socket takes it over, it expires and the attempt
-    is closed (the caller hung up before the stream started)."""
-    live = carrier.live
-    async with request.app.state.engine.begin() as conn:
-        return await phone_numbers.start_inbound(
-            conn, to_number, from_number, call_id, live.clock(), live.worker, live.lease.total_seconds()
-        )
+async def _place_inbound(request: Request, carrier, to_number: str, from_number: str, call_id: str) -> Placed | None:  # noqa: ANN001
+    """The inbound call as an order answered by the number's assistant, placed on a process with
+    room; None: nobody answers that number. Its lease is not renewed here: if no media socket
+    takes it over, it expires and the attempt is closed (the caller hung up before the stream)."""
+    engine = request.app.state.engine
+    return await inbound.place(engine, carrier.live, carrier.media_url, to_number, from_number, call_id)
 
 
 async def _first_message(websocket: WebSocket, event: str, limit: int = 3) -> dict | None:
@@ -76,8 +74,11 @@ async def twilio_status(request: Request, attempt_id: str, time_limit: int | Non
 async def twilio_voice(request: Request) -> Response:
     """A call to one of our numbers ("A call comes in" webhook of the number)."""
     carrier, params = await _signed_twilio_form(request)
-    attempt_id = await _start_inbound(request, carrier, params.get("To", ""), params.get("From", ""), params["CallSid"])
-    twiml = carrier.stream_twiml(attempt_id) if attempt_id else carrier.reject_twiml()
+    placed = await _place_inbound(request, carrier, params.get("To", ""), params.get("From", ""), params["CallSid"])
+    if placed is not None and placed.media_url is not None:
+        twiml = carrier.stream_twiml(placed.attempt_id, placed.media_url)
+    else:
+        twiml = carrier.reject_twiml(busy=placed is not None)
     return Response(twiml, media_type="application/xml")
 
 
@@ -112,8 +113,11 @@ async def telnyx_webhook(request: Request) -> Response:
         raise BadRequest("Not a Telnyx webhook: expected {\"data\": {\"event_type\", \"payload\"}}") from None
     if event_type == "call.initiated" and payload.get("direction") == "incoming":
         call_id = payload["call_control_id"]
-        attempt_id = await _start_inbound(request, carrier, payload.get("to", ""), payload.get("from", ""), call_id)
-        await (carrier.answer(call_id, attempt_id) if attempt_id else carrier.reject(call_id))
+        placed = await _place_inbound(request, carrier, payload.get("to", ""), payload.get("from", ""), call_id)
+        if placed is not None and placed.media_url is not None:
+            await carrier.answer(call_id, placed.attempt_id, placed.media_url)
+        else:
+            await carrier.reject(call_id, busy=placed is not None)
     else:
         await carrier.report_event(event_type, payload)
     return Response(status_code=204)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from openrevox.assistants import service as assistants_service
 from openrevox.db.types import new_id, utcnow
 from openrevox.errors import InvalidRequest, NotFound
+from openrevox.orders import attempts
 from openrevox.orders import store as orders_store
 from openrevox.phone_numbers import store
 from openrevox.scheduling import store as dispatch_store
@@ -122,26 +123,38 @@ async def caller_id(conn: AsyncConnection, org_id: str, requested: str | None, f
     return requested
 
 
+async def answering_number(conn: AsyncConnection, to_number: str) -> dict | None:
+    """Our number `to_number`, if an assistant answers its calls."""
+    number = await store.find_by_phone_number(conn, to_number)
+    return number if number is not None and number["inbound_assistant_id"] is not None else None
+
+
+def _inbound_key(carrier_call_id: str) -> str:
+    return f"inbound:{carrier_call_id}"
+
+
+async def inbound_attempt(conn: AsyncConnection, number: dict, carrier_call_id: str) -> dict | None:
+    """The attempt of the carrier's call `carrier_call_id` to `number`, if its webhook came before
+    (the carrier's call id is the order's idempotency key)."""
+    existing = await orders_store.find_by_idempotency_key(conn, number["organization_id"], _inbound_key(carrier_call_id))
+    if existing is None:
+        return None
+    return (await orders_store.attempts_of(conn, [existing["id"]]))[existing["id"]][0]
+
+
 async def start_inbound(
     conn: AsyncConnection,
-    to_number: str,
+    number: dict,
     from_number: str,
     carrier_call_id: str,
     now: datetime,
-    worker: str,
+    holder: str | None,
     lease_seconds: float,
-) -> str | None:
-    """An inbound call to one of our numbers: an order with `direction: inbound` and its attempt,
-    answered now by the number's assistant and held by this process. Returns the attempt id (the
-    same one for a replayed webhook: the carrier's call id is the order's idempotency key), or
-    None when the number is unknown or nobody answers it."""
-    number = await store.find_by_phone_number(conn, to_number)
-    if number is None or number["inbound_assistant_id"] is None:
-        return None
-    key = f"inbound:{carrier_call_id}"
-    existing = await orders_store.find_by_idempotency_key(conn, number["organization_id"], key)
-    if existing is not None:
-        return (await orders_store.attempts_of(conn, [existing["id"]]))[existing["id"]][0]["id"]
+) -> str:
+    """An inbound call to our `number`: an order with `direction: inbound` and its attempt, answered
+    now by the number's assistant and held by the process `holder`. Returns the attempt id. With no
+    holder (no process has room for it), the attempt ends at once: `error`, `too_many_calls`, ended
+    by the system, and the carrier is to refuse the call as busy."""
     assistant = await assistants_service.fetch(conn, number["organization_id"], number["inbound_assistant_id"])
     order_id, attempt_id = new_id(), new_id()
     # Never retried: a retry would dial our own number.
@@ -150,24 +163,28 @@ async def start_inbound(
         conn,
         {
             "id": order_id, "organization_id": number["organization_id"], "assistant_id": assistant["id"],
-            "assistant": assistant, "to_phone_number": to_number, "from_phone_number": from_number,
+            "assistant": assistant, "to_phone_number": number["phone_number"], "from_phone_number": from_number,
             "direction": "inbound", "status": "calling", "scheduled_at": now, "metadata": None,
             "prompt_variables": None, "call_retry_config": retry_config,
             "first_sentence_delay_ms": assistant["first_sentence_delay_ms"], "llm_model": assistant["llm_model"],
             "concurrency_key": None, "concurrency_max": None, "force_now": False, "campaign_id": None,
-            "idempotency_key": key, "calls_count": 1, "next_attempt_at": None, "created_at": now, "updated_at": now,
+            "idempotency_key": _inbound_key(carrier_call_id), "calls_count": 1, "next_attempt_at": None,
+            "created_at": now, "updated_at": now,
         },
     )  # fmt: skip
+    answered = {"status": "ongoing", "result": "human", "answered_at": now, "lease_owner": holder,
+                "lease_expires_at": now + timedelta(seconds=lease_seconds)}  # fmt: skip
     await dispatch_store.insert_attempts(
         conn,
         [
             {
                 "id": attempt_id, "organization_id": number["organization_id"], "order_id": order_id,
-                "phone_number": to_number, "status": "ongoing", "result": "human", "started_at": now,
-                "answered_at": now, "created_at": now, "attempt_number": 1, "lease_owner": worker,
-                "lease_expires_at": now + timedelta(seconds=lease_seconds), "dial_started_at": now,
-                "carrier_call_id": carrier_call_id,
+                "phone_number": number["phone_number"], "started_at": now, "created_at": now, "attempt_number": 1,
+                "dial_started_at": now, "carrier_call_id": carrier_call_id,
+                **(answered if holder else {"status": "ringing"}),
             }
         ],
     )  # fmt: skip
+    if holder is None:
+        await attempts.failed(conn, attempt_id, now, "too_many_calls", "system")
     return attempt_id

@@ -12,12 +12,14 @@ tests drive days of calls with a fake clock, without sleeping:
    one transaction; then for the batch, commit `dial_started_at` and only then ask the carrier to
    dial.
 
-With `max_live_calls`, a pass first counts the live attempts this process holds (their leases
-name it: the calls it dials, and those whose media socket it took from another process) and
-recovers and claims no more than the room left.
+With `max_live_calls`, recovery and the claim first count the live attempts this process holds
+(their leases name it: the calls it dials, those whose media socket it took from another process,
+and inbound calls placed on it) and take no more than the room left (`hosts.room`).
 
 A heartbeat task renews this process's leases every third of the lease time, and has the carrier
-forget the calls this process no longer holds.
+forget the calls this process no longer holds. With a `media_url` (the process takes media
+sockets), it also renews the process's registration in `media_hosts`, where inbound calls look
+for a process with room.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from openrevox.db.types import new_id
 from openrevox.orders import attempts
 from openrevox.orders import store as orders_store
 from openrevox.passes import run_passes
-from openrevox.scheduling import store
+from openrevox.scheduling import hosts, store
 from openrevox.telephony.base import Carrier, DialFailed, DialRequest
 
 log = logging.getLogger("openrevox.dispatcher")
@@ -85,6 +87,7 @@ class Dispatcher:
         interval: float,
         batch: int,
         max_live_calls: int | None = None,
+        media_url: str | None = None,
         worker: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -96,6 +99,7 @@ class Dispatcher:
         self.interval = interval
         self.batch = batch
         self.max_live_calls = max_live_calls
+        self.media_url = media_url
         self.worker = worker or f"worker-{uuid.uuid4().hex[:12]}"
         self._stop = asyncio.Event()
         self._dialing: set[str] = set()  # attempts claimed by this process, not yet handed to the carrier
@@ -113,6 +117,17 @@ class Dispatcher:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self.flush()
+            await self._unregister()
+
+    async def _unregister(self) -> None:
+        """Inbound calls stop coming here at once rather than when the registration expires."""
+        if self.media_url is None:
+            return
+        try:
+            async with self.engine.begin() as conn:
+                await hosts.unregister(conn, self.worker)
+        except Exception:  # it expires instead
+            log.exception("could not remove this process from the media hosts")
 
     def stop(self) -> None:
         self._stop.set()
@@ -123,42 +138,48 @@ class Dispatcher:
 
     async def _heartbeat(self) -> None:
         while True:
-            await asyncio.sleep(self.lease.total_seconds() / 3)
             try:
                 await self.renew_leases()
             except Exception:
                 log.exception("lease renewal failed")
+            await asyncio.sleep(self.lease.total_seconds() / 3)
 
     async def renew_leases(self) -> None:
         """One beat: extend the leases of the attempts this process runs; the carrier forgets the
         calls among them that another process took (their media socket went there) or that ended
         where this process did not hear of it (the carrier's news reached another one)."""
         running = self._dialing | self.carrier.live_calls()
+        expires_at = self.clock() + self.lease
         async with self.engine.begin() as conn:
-            renewed = await store.renew_leases(conn, self.worker, self.clock() + self.lease, running)
+            if self.media_url is not None:
+                await hosts.register(conn, self.worker, self.media_url, self.max_live_calls, expires_at)
+            renewed = await store.renew_leases(conn, self.worker, expires_at, running)
         self.carrier.forget(running - renewed - self._dialing)
 
     async def tick(self) -> int:
         """One pass; returns how many attempts it handed to the carrier (or tried to)."""
         now = self.clock()
-        room = await self._room()
-        to_dial = await self._recover(now, room) if self._recovery.due(now) else []
+        to_dial = await self._recover(now) if self._recovery.due(now) else []
         if self._hang_up.due(now):
             await self._hang_up_cancelled()
-        if room > len(to_dial):
-            to_dial += await self._claim(now, room - len(to_dial))
+        if len(to_dial) < self.batch:
+            to_dial += await self._claim(now, self.batch - len(to_dial))
         if to_dial:
             await self._dial_all(to_dial)
         return len(to_dial)
 
-    async def _room(self) -> int:
-        """How many attempts this pass may start: the batch, or fewer where this process's
-        `max_live_calls` is nearly held."""
+    async def _room(self, conn: AsyncConnection, limit: int, *, lock: bool = True) -> int:
+        """How many attempts `conn`'s transaction may start: `limit`, or fewer where this process's
+        `max_live_calls` is nearly held. Counted with this process's registration locked, no other
+        process places a call on it until the transaction ends (`hosts.room`); unlocked, the count
+        is a bound that costs no write, for a pass that may find nothing to start."""
         if self.max_live_calls is None:
-            return self.batch
-        async with self.engine.connect() as conn:
-            held = await store.held_attempts(conn, self.worker)
-        return max(0, min(self.batch, self.max_live_calls - held))
+            return limit
+        if lock:
+            room = await hosts.room(conn, self.worker, self.max_live_calls)
+        else:
+            room = self.max_live_calls - await store.held_attempts(conn, self.worker)
+        return max(0, min(limit, room))
 
     # -- claim ------------------------------------------------------------------------------
 
@@ -172,11 +193,16 @@ class Dispatcher:
             return []
 
     async def _claim_batch(self, conn: AsyncConnection, now: datetime, limit: int) -> list[Claimed]:
+        limit = await self._room(conn, limit, lock=False)
+        if not limit:
+            return []
         known = await store.limits_and_live_slots(conn)
         org_limits, key_limits, counts = known.orgs, known.keys, known.live
         full_orgs = {o for o, lim in org_limits.items() if counts.get(org_scope(o), 0) >= (lim or self.org_limit)}
         full_keys = {k for k, lim in key_limits.items() if counts.get(key_scope(*k), 0) >= lim}
         orders = await store.due_orders(conn, now, limit, full_orgs, full_keys)
+        if orders and self.max_live_calls is not None:
+            orders = orders[: await self._room(conn, len(orders))]
         if not orders:
             return []
         scopes_of = {o["id"]: self._scopes(o, org_limits, key_limits) for o in orders}
@@ -306,13 +332,15 @@ class Dispatcher:
 
     # -- recovery and cancellation ----------------------------------------------------------
 
-    async def _recover(self, now: datetime, room: int) -> list[Claimed]:
-        """Close the lost calls; take over and dial, up to `room`, the lost attempts never dialed
-        (the rest wait for a process with room)."""
+    async def _recover(self, now: datetime) -> list[Claimed]:
+        """Close the lost calls; take over and dial, up to this process's room, the lost attempts
+        never dialed (the rest wait for a process with room)."""
         to_dial: list[Claimed] = []
         async with self.engine.begin() as conn:
+            room: int | None = None  # counted at the first attempt to take over, if any
             for attempt in await store.expired_attempts(conn, now, self.batch):
                 if attempt["dial_started_at"] is None:
+                    room = await self._room(conn, self.batch) if room is None else room
                     if len(to_dial) >= room:
                         continue
                     if await store.take_over_lease(conn, attempt["id"], self.worker, now, now + self.lease):

@@ -107,10 +107,11 @@ class TelnyxCarrier(LiveCarrier):
 
     # -- what we tell Telnyx -------------------------------------------------------------------
 
-    def stream(self, attempt_id: str) -> dict:
+    def stream(self, attempt_id: str, media_url: str | None = None) -> dict:
+        """Stream the call to this process, or to the one at `media_url` (an inbound call placed there)."""
         query = urlencode({"attempt_id": attempt_id, "token": media_token(self.api_key, attempt_id)})
         return {
-            "stream_url": f"{self.media_url}/telephony/telnyx/media?{query}",
+            "stream_url": f"{media_url or self.media_url}/telephony/telnyx/media?{query}",
             "client_state": base64.b64encode(attempt_id.encode()).decode(),
             **STREAM,
         }
@@ -145,11 +146,11 @@ class TelnyxCarrier(LiveCarrier):
         except httpx.HTTPError as fault:
             log.warning("Telnyx %s of %s failed: %r", action, call_control_id, fault)
 
-    async def answer(self, call_control_id: str, attempt_id: str) -> None:
-        await self._action(call_control_id, "answer", self.stream(attempt_id))
+    async def answer(self, call_control_id: str, attempt_id: str, media_url: str | None = None) -> None:
+        await self._action(call_control_id, "answer", self.stream(attempt_id, media_url))
 
-    async def reject(self, call_control_id: str) -> None:
-        await self._action(call_control_id, "reject", {"cause": "CALL_REJECTED"})
+    async def reject(self, call_control_id: str, busy: bool = False) -> None:
+        await self._action(call_control_id, "reject", {"cause": "USER_BUSY" if busy else "CALL_REJECTED"})
 
     async def hang_up_at_carrier(self, call_id: str, status: str) -> None:
         await self._action(call_id, "hangup")

@@ -104,16 +104,18 @@ class TwilioCarrier(LiveCarrier):
 
     # -- what we tell Twilio -------------------------------------------------------------------
 
-    def stream_twiml(self, attempt_id: str) -> str:
+    def stream_twiml(self, attempt_id: str, media_url: str | None = None) -> str:
+        """Stream the call to this process, or to the one at `media_url` (an inbound call placed there)."""
         connect = Connect()
-        stream = connect.stream(url=f"{self.media_url}/telephony/twilio/media")
+        stream = connect.stream(url=f"{media_url or self.media_url}/telephony/twilio/media")
         stream.parameter(name="attempt_id", value=attempt_id)
         stream.parameter(name="token", value=media_token(self.auth_token, attempt_id))
         return str(VoiceResponse().append(connect))
 
-    def reject_twiml(self) -> str:
+    def reject_twiml(self, busy: bool = False) -> str:
+        """Refuse the call: "not in service", or a busy tone (no process has room for it)."""
         twiml = VoiceResponse()
-        twiml.reject()
+        twiml.reject(reason="busy") if busy else twiml.reject()
         return str(twiml)
 
     async def dial(self, request: DialRequest) -> str:

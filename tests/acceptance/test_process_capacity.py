@@ -1,17 +1,22 @@
 """Two openrevox processes on one database behind one public address, through a fake Twilio over
 real sockets: each holds no more live calls than its `OPENREVOX_MAX_LIVE_CALLS`, and with a media
-address of its own (`OPENREVOX_MEDIA_URL`) each call's audio comes to the process that dialed it."""
+address of its own (`OPENREVOX_MEDIA_URL`) each call's audio comes to the process that dialed it,
+or, for an inbound call, to the process with room it was placed on."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 
 from conftest import database_url_for, drop_postgres_database
-from fakes.stack import Stack, openrevox_with
+from fakes.stack import OUR_NUMBER, Stack, openrevox_with
 from fakes.twilio_rest import FakeTwilio
+from openrevox.scheduling import hosts
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -47,3 +52,41 @@ def test_each_process_runs_one_call_at_a_time_and_hears_the_calls_it_dialed(two_
         assert set(process.agent.finished) == mine  # the audio came to the process that dialed
         assert process.agent.most_at_once == 1
     assert twilio.problems == []
+
+
+def test_inbound_calls_go_to_a_process_with_room_and_are_refused_busy_when_none_has_any(two_processes) -> None:
+    first, second = two_processes
+    first.answer_our_number_with("Reception")
+    wait_until_both_take_calls(first)
+    twilio = first.carrier
+    voice_url = f"{first.server.url}/telephony/twilio/voice"  # every webhook reaches the first process
+
+    async def three_rings() -> list[tuple[int, str, object]]:
+        return await asyncio.gather(*(twilio.ring_us(voice_url, OUR_NUMBER, f"+3361234567{n}") for n in range(3)))
+
+    answers = twilio.server.call(three_rings(), timeout=60)
+    assert [status for status, _, _ in answers] == [200] * 3
+    streamed = {urlsplit(call.stream_url).port: call.stream_parameters["attempt_id"] for _, _, call in answers if call.stream_url}
+    ports = {urlsplit(process.server.url).port: process for process in (first, second)}
+    assert set(streamed) == set(ports)  # one call on each process, each held to one
+    for port, attempt_id in streamed.items():
+        assert ports[port].agent.finished == [attempt_id]  # the audio came to the process it was placed on
+    (refused,) = [twiml for _, twiml, call in answers if not call.stream_url]
+    assert '<Reject reason="busy"' in refused
+    orders = [first.finished(order["id"]) for order in first.inbound_orders()]
+    assert sorted(order["call_attempts"][0]["dial_error"] or "" for order in orders) == ["", "", "too_many_calls"]
+    assert twilio.problems == []
+
+
+def wait_until_both_take_calls(stack: Stack, timeout: float = 10) -> None:
+    """Both processes registered where inbound calls look for room (each does as it starts)."""
+    engine = stack.server.app.state.engine
+
+    async def registered() -> int:
+        async with engine.connect() as conn:
+            return len(await hosts.live_hosts(conn, datetime.now(UTC)))
+
+    deadline = time.monotonic() + timeout
+    while stack.server.call(registered()) < 2:
+        assert time.monotonic() < deadline, "the processes did not register"
+        time.sleep(0.05)

@@ -22,18 +22,31 @@ from fakes.telnyx_media import TelnyxMediaClient
 from fakes.telnyx_rest import FakeTelnyx
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
 def stack(request, tmp_path) -> Iterator[Stack]:
-    url = database_url_for(request.param, tmp_path)
+    yield from telnyx_stack(request.param, tmp_path)
+
+
+@pytest.fixture(params=BACKENDS)
+def one_call_stack(request, tmp_path) -> Iterator[Stack]:
+    """A server that holds one live call at most (`OPENREVOX_MAX_LIVE_CALLS=1`)."""
+    yield from telnyx_stack(request.param, tmp_path, max_live_calls=1)
+
+
+def telnyx_stack(backend: str, tmp_path, **settings) -> Iterator[Stack]:  # noqa: ANN001
+    url = database_url_for(backend, tmp_path)
     with FakeTelnyx() as telnyx:
         carrier_settings = {
             "telnyx_api_key": telnyx.api_key, "telnyx_connection_id": telnyx.connection_id,
-            "telnyx_public_key": telnyx.public_key, "telnyx_api_url": telnyx.url,
+            "telnyx_public_key": telnyx.public_key, "telnyx_api_url": telnyx.url, **settings,
         }  # fmt: skip
         with openrevox_with(telnyx, carrier_settings, url, tmp_path) as stack:
             telnyx.webhook_url = f"{stack.server.url}/telephony/telnyx/webhook"  # the connection's, in the portal
             yield stack
-    if request.param == "postgres":
+    if backend == "postgres":
         drop_postgres_database(url)
 
 
@@ -160,3 +173,17 @@ def test_an_inbound_call_becomes_an_inbound_order(stack: Stack) -> None:
     # A number nobody answers is rejected.
     rejected = stack.carrier.server.call(stack.carrier.ring_us("+14155550111", "+33612345678"))
     assert rejected.updates == [{"action": "reject", "cause": "CALL_REJECTED"}]
+
+
+def test_an_inbound_call_to_a_full_server_is_refused_busy_and_recorded(one_call_stack: Stack) -> None:
+    stack = one_call_stack
+    stack.answer_our_number_with("Reception")
+    stack.carrier.scripts["+12025550183"] = "hold"
+    outbound = stack.call("+12025550183")
+    stack.latest_attempt(outbound, ("ongoing",))  # the server's one place is taken
+    refused = stack.carrier.server.call(stack.carrier.ring_us(OUR_NUMBER, "+33612345678"))
+    assert refused.updates == [{"action": "reject", "cause": "USER_BUSY"}]
+    (order,) = stack.inbound_orders()
+    (attempt,) = stack.finished(order["id"])["call_attempts"]
+    assert (attempt["status"], attempt["dial_error"], attempt["ended_by"]) == ("error", "too_many_calls", "system")
+    assert stack.carrier.problems == []

@@ -119,6 +119,8 @@ class FakeTelnyx(FakeCarrier):
         elif action in ("hangup", "transfer"):
             self.hang_up(call)
         elif action == "reject":
+            if body.get("cause") not in ("CALL_REJECTED", "USER_BUSY"):  # Telnyx answers 422
+                self.problems.append(f"reject with cause {body.get('cause')!r}")
             call.our_answer.set()
         return JSONResponse({"data": {"result": "ok"}})
 
