@@ -587,6 +587,9 @@ def new_dispatcher(engine: AsyncEngine, carrier: RecordingCarrier, args: argpars
     return Dispatcher(
         engine, carrier, org_limit=ORG_LIMIT, lease_seconds=args.lease, interval=args.interval, batch=args.batch,
         max_live_calls=args.max_live_calls,
+        # Capped, it registers as a process that takes media sockets, as `serve` does: its claims then
+        # lock its registration (what an inbound call placed on it waits for).
+        media_url="ws://bench.invalid" if args.max_live_calls else None,
     )  # fmt: skip
 
 

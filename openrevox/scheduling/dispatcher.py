@@ -151,9 +151,11 @@ class Dispatcher:
         running = self._dialing | self.carrier.live_calls()
         expires_at = self.clock() + self.lease
         async with self.engine.begin() as conn:
+            renewed = await store.renew_leases(conn, self.worker, expires_at, running)
+            # After the attempts, as recovery locks them before this process's registration: one
+            # order of locks, no deadlock between the two.
             if self.media_url is not None:
                 await hosts.register(conn, self.worker, self.media_url, self.max_live_calls, expires_at)
-            renewed = await store.renew_leases(conn, self.worker, expires_at, running)
         self.carrier.forget(running - renewed - self._dialing)
 
     async def tick(self) -> int:
