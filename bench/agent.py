@@ -28,8 +28,8 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
 * added: first agent audio received − the earliest a pipeline costing nothing could answer, that
   is max(decision frame sent, VAD-stop frame sent + STT) + LLM to the end of the first sentence +
   TTS, where the decision frame is the audio frame on which the turn was decided (the VAD stop
-  when Smart Turn judged it complete, else the frame where Smart Turn's silence fallback fired),
-  reported by the worker by the frame's position in the stream. This is the latency the pipeline
+  when Smart Turn judged it complete or gave no verdict in time, else the frame where Smart
+  Turn's silence fallback fired), reported by the worker by the frame's position in the stream. This is the latency the pipeline
   adds beyond the stand-ins' own: frame hops, the turn model's inference and queueing, event
   loop lag, HTTP to the LLM, sentence aggregation. Split (p50/p95) into input (VAD-stop frame
   sent → VAD stop seen), turn (turn ready → the LLM given the turn: the transcript's and the
@@ -38,7 +38,8 @@ Per turn it measures, on the caller's clock (CLOCK_MONOTONIC, the same in every 
   wait beside them (it overlaps the STT's).
 * decision: the decision frame − the end of speech (VAD stop_secs, Silero's tail, fallbacks):
   set by the audio and the parameters, the same for any implementation.
-* lost: no agent audio within REPLY_TIMEOUT_SECS; late: added > LATE_SECS.
+* lost: no agent audio within REPLY_TIMEOUT_SECS; late: added > LATE_SECS; no verdict: turns
+  ended without Smart Turn's verdict, not in within VERDICT_LIMIT_SECS (its wait is in added).
 * agent audio gaps: the reply played as it arrives at the caller, where it ran dry (a media
   message came after the audio before it had played out): gaps over 20 ms per minute of the
   agent's speech, their total and the longest. Pipecat sends audio at the pace it plays, so a
@@ -179,6 +180,11 @@ class TracedTurn:
             self.trace.events["verdict"].setdefault(self.trace.vad_stop, time.monotonic())
             if state == EndOfTurnState.COMPLETE and self.trace.vad_stop is not None:
                 self.trace.decisions.append(("model", self.trace.vad_stop, self.trace.vad_stop))
+        elif state == EndOfTurnState.COMPLETE and self.trace.vad_stop is not None:
+            # No verdict within the limit (openrevox.agent.audio_models.VERDICT_LIMIT_SECS): the turn
+            # ended on the silence, decided at VAD's stop as far as the added latency goes.
+            self.trace.events["verdict"].setdefault(self.trace.vad_stop, time.monotonic())
+            self.trace.decisions.append(("timeout", self.trace.vad_stop, self.trace.vad_stop))
         return state, metrics
 
 
@@ -720,7 +726,7 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
     added, decision, verdicts, stalls = [], [], [], []
     speech_secs = 0.0
     parts = {"input": [], "verdict": [], "turn": [], "llm": [], "output": []}
-    lost = late = fallbacks = unmatched = errors = misframed = 0
+    lost = late = fallbacks = timeouts = unmatched = errors = misframed = 0
     answer = LLM_FIRST_SECS + (FIRST_SENTENCE_WORDS - 1) * LLM_WORD_SECS + TTS_FIRST_SECS
     for log in logs:
         trace = traces.get(log.call_id)
@@ -739,6 +745,7 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
                 continue
             kind, frame, vad_stop = found[0]
             fallbacks += kind == "silence"
+            timeouts += kind == "timeout"
             ideal = max(log.sent[frame], log.sent[vad_stop] + STT_SECS) + answer
             added.append(turn.first_audio - ideal)
             events = trace["events"]  # keyed by frame (JSON made the keys strings)
@@ -749,7 +756,7 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
             if None not in (stop_at, verdict_at, context_at, sentence_at):
                 parts["input"].append(stop_at - log.sent[vad_stop])
                 parts["verdict"].append(verdict_at - stop_at)
-                ready = max(log.sent[frame], verdict_at if kind == "model" else 0, stop_at + STT_SECS)
+                ready = max(log.sent[frame], verdict_at if kind != "silence" else 0, stop_at + STT_SECS)
                 parts["turn"].append(context_at - ready)
                 parts["llm"].append(sentence_at - context_at - (answer - TTS_FIRST_SECS))
                 parts["output"].append(turn.first_audio - sentence_at - TTS_FIRST_SECS)
@@ -762,7 +769,7 @@ def summarize(mode, calls, procs, turns, logs, traces, lags) -> dict:
         "mode": mode, "calls_per_proc": calls, "procs": procs,
         "turns": n_turns, "expected_turns": calls * procs * turns,
         "lost": lost, "late": late, "errors": errors, "unmatched": unmatched, "misframed": misframed,
-        "silence_fallbacks": fallbacks,
+        "silence_fallbacks": fallbacks, "verdict_timeouts": timeouts,
         "added_p50_ms": pct(added, 0.5) * 1000, "added_p95_ms": pct(added, 0.95) * 1000,
         "added_max_ms": max(added, default=float("nan")) * 1000,
         "decision_p50_ms": pct(decision, 0.5) * 1000,
@@ -828,7 +835,8 @@ def verdict_cost() -> float:
 def print_row(r: dict) -> None:
     print(
         f"{r['mode']:5} {r['calls_per_proc']:>4}x{r['procs']}{' pinned' if r['pinned'] else ''} | turns {r['turns'] - r['lost']}/{r['expected_turns']} "
-        f"lost {r['lost']} late {r['late']} fallback {r['silence_fallbacks']} err {r['errors']} | "
+        f"lost {r['lost']} late {r['late']} fallback {r['silence_fallbacks']} "
+        f"no verdict {r.get('verdict_timeouts', 0)} err {r['errors']} | "
         f"added p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} max {r['added_max_ms']:.0f} ms | "
         f"decision p50 {r['decision_p50_ms']:.0f} ms | "
         f"added = input {r['input_p50_ms']:.0f}/{r['input_p95_ms']:.0f} "

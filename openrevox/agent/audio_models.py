@@ -37,6 +37,8 @@ Both are drop-in Pipecat analyzers that decide exactly as stock Pipecat 1.14 doe
   wait p95 ~0.1 s), once numpy's BLAS is held to one thread: its default pool spins beside the
   model and had doubled every verdict's time (docs/benchmarks.md, "Voice agent"). Its threads run at a lower
   priority than the loop (`SMART_TURN_NICE`): a frame's work must not wait behind a verdict's.
+  A verdict not in 0.6 s after VAD's stop is not waited for (`VERDICT_LIMIT_SECS`): the turn
+  ends on that silence alone, as in a pipeline without a turn model.
 
 Parameters (why these):
 - VAD `stop_secs` 0.2 s, Pipecat's default for a turn model: VAD stop only asks Smart Turn and
@@ -97,6 +99,13 @@ SMART_TURN_NICE = 10
 # stop of speech every window goes at once, and so does the audio frame behind which the STT's
 # final transcript (~0.1-0.3 s after a stop) waits in the user aggregator.
 SETTLED_SECS = 0.5
+# How long after VAD's stop a turn waits for Smart Turn's verdict: until the callee has been quiet
+# 0.8 s (VAD's 0.2 s stop included), longer than most pauses inside a sentence, short of sounding
+# like a dropped line. A verdict takes ~50-120 ms of CPU; one not in by then is queued behind others
+# on an overloaded process (at 25 calls on a slow host verdicts waited p95 ~2 s, each second of it
+# silence on the line), so the turn ends on that silence alone, as a pipeline without a turn model
+# ends it, and the model's run is dropped if it has not begun: load shed where there is too much.
+VERDICT_LIMIT_SECS = 0.6
 
 
 def vad_analyzer(sample_rate: int = PHONE_SAMPLE_RATE) -> SharedSileroVADAnalyzer:
@@ -425,18 +434,28 @@ _smart_turn_model = _once(SmartTurnModel)
 
 
 class SharedSmartTurnAnalyzer(BaseSmartTurn):
-    """`LocalSmartTurnAnalyzerV3`'s verdicts from the process's `SmartTurnModel`."""
+    """`LocalSmartTurnAnalyzerV3`'s verdicts from the process's `SmartTurnModel`, or none when the
+    model is too late (`VERDICT_LIMIT_SECS`)."""
+
+    verdict_limit_secs: float | None = VERDICT_LIMIT_SECS  # None: wait for every verdict, as stock
 
     def __init__(self, *, sample_rate: int | None = None, params: SmartTurnParams | None = None):
         super().__init__(sample_rate=sample_rate, params=params)
         self._model = _smart_turn_model()
+        self.late_verdicts = 0  # turns ended without the model's verdict
 
     async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, MetricsData | None]:
         segment = self._speech_segment()
         if segment is None:
             return EndOfTurnState.INCOMPLETE, None
         started = time.perf_counter()
-        probability = await self._model.complete_probability(segment, self.sample_rate)
+        verdict = self._model.complete_probability(segment, self.sample_rate)
+        try:
+            probability = await asyncio.wait_for(verdict, self.verdict_limit_secs)
+        except TimeoutError:  # the callee has been quiet as long as a turn without a model waits
+            self.late_verdicts += 1
+            self._clear(EndOfTurnState.COMPLETE)
+            return EndOfTurnState.COMPLETE, None
         state = EndOfTurnState.COMPLETE if probability > 0.5 else EndOfTurnState.INCOMPLETE
         if state == EndOfTurnState.COMPLETE:
             self._clear(state)

@@ -287,7 +287,7 @@ def test_shared_smart_turn_gives_stock_verdicts(conversation, frame_clock):
     stock = asyncio.run(
         turn_verdicts(ready(LocalSmartTurnAnalyzerV3(params=TURN_PARAMS)), conversation, frame_clock)
     )
-    shared = asyncio.run(turn_verdicts(ready(turn_analyzer()), conversation, frame_clock))
+    shared = asyncio.run(turn_verdicts(unhurried(ready(turn_analyzer())), conversation, frame_clock))
 
     assert [v for v, _ in shared] == [v for v, _ in stock]
     assert [p for _, p in shared] == pytest.approx([p for _, p in stock], abs=2e-3)
@@ -302,7 +302,7 @@ def test_concurrent_calls_get_their_own_smart_turn_verdicts(conversation, frame_
     trailing = synthesize(SENTENCES[2], CALLEE_VOICE)
 
     def primed(pcm: bytes):
-        analyzer = ready(turn_analyzer())
+        analyzer = unhurried(ready(turn_analyzer()))
         analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
         for frame in frames(silence(0.5)):
             analyzer.append_audio(frame, False)
@@ -321,6 +321,48 @@ def test_concurrent_calls_get_their_own_smart_turn_verdicts(conversation, frame_
 
     assert together == pytest.approx([alone[0], alone[1], alone[0]], abs=1e-6)
     assert alone[0] != pytest.approx(alone[1], abs=1e-3)
+
+
+def unhurried(analyzer):
+    """Verdicts compared with stock's, not timed: the test waits for each however busy the host."""
+    analyzer.verdict_limit_secs = None
+    return analyzer
+
+
+class BusyModel:
+    """A turn model whose threads are all taken: requests wait, and are dropped when cancelled."""
+
+    def __init__(self) -> None:
+        self.requests: list[asyncio.Future] = []
+
+    async def complete_probability(self, audio: np.ndarray, sample_rate: int) -> float:
+        self.requests.append(asyncio.get_running_loop().create_future())
+        return await self.requests[-1]
+
+
+def test_a_turn_whose_verdict_is_late_ends_without_it_and_the_model_run_is_dropped(frame_clock):
+    async def scenario():
+        analyzer = ready(turn_analyzer())
+        analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
+        for frame in frames(synthesize(SENTENCES[0], CALLEE_VOICE) + silence(0.2)):
+            analyzer.append_audio(frame, True)
+        real, busy = analyzer._model, BusyModel()
+        analyzer._model, analyzer.verdict_limit_secs = busy, 0.05
+        started = time.monotonic()
+        state, metrics = await analyzer.analyze_end_of_turn()
+        waited = time.monotonic() - started
+        # The next turn, with the model free again, gets its verdict.
+        analyzer._model, analyzer.verdict_limit_secs = real, 10.0
+        for frame in frames(synthesize(SENTENCES[1], CALLEE_VOICE) + silence(0.2)):
+            analyzer.append_audio(frame, True)
+        return state, metrics, waited, busy.requests, analyzer.late_verdicts, await analyzer.analyze_end_of_turn()
+
+    state, metrics, waited, requests, late, (_, next_metrics) = asyncio.run(scenario())
+    assert (state, metrics) == (EndOfTurnState.COMPLETE, None)  # the turn ends on the silence alone
+    assert 0.05 <= waited < 1.0
+    assert [request.cancelled() for request in requests] == [True]  # the model's thread skips it
+    assert late == 1
+    assert 0.0 <= next_metrics.probability <= 1.0
 
 
 def test_a_call_hanging_up_mid_verdict_does_not_stall_the_others(frame_clock):
