@@ -18,8 +18,8 @@ from openrevox.orgs.service import ensure_organization
 from openrevox.postcall.extraction import extract_structured_output
 from openrevox.scheduling.dispatcher import Dispatcher
 from openrevox.schemas.calls import CallCreateIn
-from openrevox.telephony.base import DialRequest
 from scripted_llm import Reply, ScriptedLLM
+from stories import ScriptedCarrier
 
 FIELDS = [
     {"name": "name", "type": "string", "required": True, "description": "The callee's full name"},
@@ -188,31 +188,6 @@ def test_no_config_asks_nothing(llm):
     assert llm.requests == []
 
 
-class AnsweringCarrier:
-    """Every dial goes through; the test says what happened on the call."""
-
-    name = "answering"
-
-    def __init__(self) -> None:
-        self.dials: list[DialRequest] = []
-
-    async def dial(self, request: DialRequest) -> str:
-        self.dials.append(request)
-        return f"call-{len(self.dials)}"
-
-    async def hang_up(self, attempt_id: str, ended_by: str = "system", end_reason: str | None = None) -> None:
-        pass
-
-    def live_calls(self) -> set[str]:
-        return set()
-
-    def forget(self, attempt_ids: set[str]) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-
 def test_human_attempt_output_is_stored_and_shown_on_the_call(run, llm):
     llm.queue(answer())
     now = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)  # 10:00 in Paris: inside the default window
@@ -225,7 +200,7 @@ def test_human_attempt_output_is_stored_and_shown_on_the_call(run, llm):
             call = await orders.create(
                 conn, org_id, body, default_from_number="+12025550199", idempotency_key=None, now=now
             )
-        carrier = AnsweringCarrier()
+        carrier = ScriptedCarrier()
         clock = lambda: now  # noqa: E731
         await Dispatcher(engine, carrier, org_limit=5, lease_seconds=60, interval=0.01, batch=5, clock=clock).tick()
         [dial] = carrier.dials

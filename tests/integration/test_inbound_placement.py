@@ -40,6 +40,15 @@ def process(engine, clock: Clock, name: str, max_live_calls: int | None) -> Disp
                       batch=50, max_live_calls=max_live_calls, media_url=f"ws://{name}", worker=name, clock=clock)  # fmt: skip
 
 
+async def registered(engine, clock: Clock, cap_a: int | None, cap_b: int | None) -> tuple[Dispatcher, ...]:
+    """Our number answered, and two processes, "a" and "b", registered as media hosts."""
+    await answer_our_number(engine)
+    a, b = process(engine, clock, "a", max_live_calls=cap_a), process(engine, clock, "b", max_live_calls=cap_b)
+    for p in (a, b):
+        await p.renew_leases()  # registers it
+    return a, b
+
+
 async def ring(engine, clock: Clock, webhook_reached: Dispatcher, call_id: str) -> inbound.Placed | None:
     """The carrier's webhook for the call `call_id` to our number reaches `webhook_reached`."""
     live = LiveCalls(engine, DatabaseCallEvents(engine), webhook_reached.worker, LEASE.total_seconds(), clock)
@@ -55,10 +64,7 @@ async def order_of(engine, attempt_id: str) -> dict:
 def test_an_inbound_call_goes_where_there_is_room_and_is_refused_when_there_is_none(run):
     async def story(engine):
         clock = Clock()
-        await answer_our_number(engine)
-        a, b = process(engine, clock, "a", max_live_calls=1), process(engine, clock, "b", max_live_calls=2)
-        for p in (a, b):
-            await p.renew_leases()  # registers it
+        a, b = await registered(engine, clock, 1, 2)
 
         placed = [await ring(engine, clock, a, f"CA{n}") for n in range(4)]
         # a keeps the first (no other process needed); full, it sends the next two to b; then none has room.
@@ -84,10 +90,7 @@ def test_an_inbound_call_goes_where_there_is_room_and_is_refused_when_there_is_n
 def test_an_uncapped_process_keeps_every_call_its_webhook_brings(run):
     async def story(engine):
         clock = Clock()
-        await answer_our_number(engine)
-        a, b = process(engine, clock, "a", max_live_calls=None), process(engine, clock, "b", max_live_calls=None)
-        for p in (a, b):
-            await p.renew_leases()
+        a, b = await registered(engine, clock, None, None)
         assert [(await ring(engine, clock, a, f"CA{n}")).media_url for n in range(5)] == ["ws://a"] * 5
         # Before any process has registered (one starting), the one the webhook reached takes the call.
         async with engine.begin() as conn:
@@ -100,10 +103,7 @@ def test_an_uncapped_process_keeps_every_call_its_webhook_brings(run):
 def test_a_process_that_stopped_renewing_is_not_chosen(run):
     async def story(engine):
         clock = Clock()
-        await answer_our_number(engine)
-        a, b = process(engine, clock, "a", max_live_calls=1), process(engine, clock, "b", max_live_calls=5)
-        await a.renew_leases()
-        await b.renew_leases()
+        a, b = await registered(engine, clock, 1, 5)
         assert (await ring(engine, clock, a, "CA0")).media_url == "ws://a"
         clock.now += LEASE + timedelta(seconds=1)  # b died: its registration expired; a renews
         await a.renew_leases()
@@ -121,10 +121,7 @@ def test_a_process_that_stopped_renewing_is_not_chosen(run):
 def test_a_dispatcher_counts_the_inbound_calls_placed_on_it(run):
     async def story(engine):
         clock = Clock()
-        await answer_our_number(engine)
-        a, b = process(engine, clock, "a", max_live_calls=3), process(engine, clock, "b", max_live_calls=3)
-        for p in (a, b):
-            await p.renew_leases()
+        a, b = await registered(engine, clock, 3, 3)
         await place_many(engine, clock.now, 5)
         # Inbound calls reach b: it keeps three (its cap), the fourth goes to a.
         assert [(await ring(engine, clock, b, f"CA{n}")).media_url for n in range(4)] == ["ws://b"] * 3 + ["ws://a"]
@@ -138,10 +135,7 @@ def test_a_dispatcher_counts_the_inbound_calls_placed_on_it(run):
 def test_inbound_calls_arriving_together_never_overfill_a_process(run):
     async def story(engine):
         clock = Clock()
-        await answer_our_number(engine)
-        a, b = process(engine, clock, "a", max_live_calls=3), process(engine, clock, "b", max_live_calls=3)
-        for p in (a, b):
-            await p.renew_leases()
+        a, b = await registered(engine, clock, 3, 3)
         placed = await asyncio.gather(*(ring(engine, clock, (a, b)[n % 2], f"CA{n}") for n in range(10)))
         assert sorted(str(p.media_url) for p in placed) == ["None"] * 4 + ["ws://a"] * 3 + ["ws://b"] * 3
         async with engine.connect() as conn:

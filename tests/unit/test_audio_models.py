@@ -340,12 +340,17 @@ class BusyModel:
         return await self.requests[-1]
 
 
+def heard_saying(analyzer, sentence: str, quiet_secs: float):
+    """`analyzer` after the callee said `sentence` and was quiet `quiet_secs` (VAD's stop to come)."""
+    analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
+    for frame in frames(synthesize(sentence, CALLEE_VOICE) + silence(quiet_secs)):
+        analyzer.append_audio(frame, True)
+    return analyzer
+
+
 def test_a_turn_whose_verdict_is_late_ends_without_it_and_the_model_run_is_dropped(frame_clock):
     async def scenario():
-        analyzer = ready(turn_analyzer())
-        analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
-        for frame in frames(synthesize(SENTENCES[0], CALLEE_VOICE) + silence(0.2)):
-            analyzer.append_audio(frame, True)
+        analyzer = heard_saying(ready(turn_analyzer()), SENTENCES[0], quiet_secs=0.2)
         real, busy = analyzer._model, BusyModel()
         analyzer._model, analyzer.verdict_limit_secs = busy, 0.05
         started = time.monotonic()
@@ -353,8 +358,7 @@ def test_a_turn_whose_verdict_is_late_ends_without_it_and_the_model_run_is_dropp
         waited = time.monotonic() - started
         # The next turn, with the model free again, gets its verdict.
         analyzer._model, analyzer.verdict_limit_secs = real, 10.0
-        for frame in frames(synthesize(SENTENCES[1], CALLEE_VOICE) + silence(0.2)):
-            analyzer.append_audio(frame, True)
+        heard_saying(analyzer, SENTENCES[1], quiet_secs=0.2)
         return state, metrics, waited, busy.requests, analyzer.late_verdicts, await analyzer.analyze_end_of_turn()
 
     state, metrics, waited, requests, late, (_, next_metrics) = asyncio.run(scenario())
@@ -367,10 +371,7 @@ def test_a_turn_whose_verdict_is_late_ends_without_it_and_the_model_run_is_dropp
 
 def test_a_call_hanging_up_mid_verdict_does_not_stall_the_others(frame_clock):
     async def scenario():
-        analyzer = ready(turn_analyzer())
-        analyzer.update_vad_start_secs(VAD_PARAMS.start_secs)
-        for frame in frames(synthesize(SENTENCES[0], CALLEE_VOICE) + silence(0.3)):
-            analyzer.append_audio(frame, True)
+        analyzer = heard_saying(ready(turn_analyzer()), SENTENCES[0], quiet_secs=0.3)
         gone = asyncio.create_task(analyzer.analyze_end_of_turn())
         await asyncio.sleep(0)
         gone.cancel()
