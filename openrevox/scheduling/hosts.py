@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from openrevox.orders.tables import call_attempts
 from openrevox.scheduling import store
 from openrevox.scheduling.tables import media_hosts
 
@@ -61,11 +60,7 @@ async def unregister(conn: AsyncConnection, worker: str) -> None:
 
 async def live_hosts(conn: AsyncConnection, now: datetime) -> list[Host]:
     """The registered processes that still renew their registration, each with what it holds."""
-    held = (
-        sa.select(sa.func.count())
-        .where(call_attempts.c.lease_owner == h.worker, call_attempts.c.status.in_(store.LIVE_ATTEMPT))
-        .scalar_subquery()
-    )
+    held = sa.select(sa.func.count()).where(store.held_by(h.worker)).scalar_subquery()
     rows = await conn.execute(sa.select(h.worker, h.media_url, h.max_live_calls, held).where(h.expires_at > now))
     return [Host(*row) for row in rows]
 

@@ -129,8 +129,8 @@ async def set_key_limit(conn: AsyncConnection, org_id: str, key: str, limit: int
     await conn.execute(_KEY_LIMIT_UPSERT[conn.dialect.name], {**params, "max": limit})
 
 
-def _held_by(owner: str) -> sa.ColumnElement[bool]:
-    """The live attempts `owner`'s lease holds."""
+def held_by(owner: str | sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """The live attempts `owner`'s lease holds (a process's name, or a column holding one)."""
     return sa.and_(call_attempts.c.lease_owner == owner, call_attempts.c.status.in_(LIVE_ATTEMPT))
 
 
@@ -140,7 +140,7 @@ async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, 
         return set()
     renewed = await conn.execute(
         sa.update(call_attempts)
-        .where(_held_by(owner), call_attempts.c.id.in_(attempt_ids))
+        .where(held_by(owner), call_attempts.c.id.in_(attempt_ids))
         .values(lease_expires_at=expires_at)
         .returning(call_attempts.c.id)
     )
@@ -149,7 +149,7 @@ async def renew_leases(conn: AsyncConnection, owner: str, expires_at: datetime, 
 
 async def held_attempts(conn: AsyncConnection, owner: str) -> int:
     """How many live attempts `owner`'s lease holds."""
-    return (await conn.execute(sa.select(sa.func.count()).where(_held_by(owner)))).scalar_one()
+    return (await conn.execute(sa.select(sa.func.count()).where(held_by(owner)))).scalar_one()
 
 
 async def expired_attempts(conn: AsyncConnection, now: datetime, limit: int) -> list[dict]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from openrevox.phone_numbers import service as phone_numbers
 from openrevox.db.engine import read_only
+from openrevox.phone_numbers import service as phone_numbers
 from openrevox.scheduling import hosts
 from openrevox.telephony.live import LiveCalls
 
