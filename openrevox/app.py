@@ -1,4 +1,5 @@
-"""Builds the ASGI app: API, error mapping, body limit, and the services it starts."""
+"""Builds the ASGI apps: `serve`'s (API, error mapping, body limit, and the services it starts) and
+`worker --port`'s (its media sockets beside its services)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from openrevox import __version__, api, web
 from openrevox.api import campaigns as campaigns_api
 from openrevox.api import errors
 from openrevox.api import recordings as recordings_api
+from openrevox.api import telephony as telephony_api
 from openrevox.api.body_limit import BodyLimitMiddleware
 from openrevox.config import Settings, get_settings
 from openrevox.db.engine import create_engine, read_only, run_migrations
@@ -53,32 +55,44 @@ async def bootstrap(settings: Settings) -> None:
         await app.state.engine.dispose()
 
 
+@asynccontextmanager
+async def _database_and_services(app: FastAPI, settings: Settings) -> AsyncIterator[BackgroundServices]:
+    """Migrations, the engine, and the background services (not started) on `app.state`, stopped
+    and closed at the end."""
+    url = settings.resolved_database_url
+    await asyncio.to_thread(run_migrations, url)
+    app.state.engine = create_engine(url, settings.db_pool_size)
+    services = app.state.services = BackgroundServices(app.state.engine, settings)
+    try:
+        yield services
+    finally:
+        await services.stop()
+        await app.state.engine.dispose()
+
+
+def _freeze_startup_heap() -> None:
+    """Everything made so far (modules, routes, schemas, SQLAlchemy's tables, models) lives as long
+    as the process: out of the collector's sight, a full collection scans only what requests and
+    calls made since, instead of stopping all of them for about 100 ms each time it runs."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings | None = None, *, run_services: bool = True) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.resolved_database_url
-        await asyncio.to_thread(run_migrations, url)
-        app.state.engine = create_engine(url, settings.db_pool_size)
-        app.state.read_engine = read_only(app.state.engine)
-        app.state.new_orders = GroupCommit(app.state.engine)
-        await ensure_api_key(app, settings)
-        app.state.recording_key = await asyncio.to_thread(installation_key, settings)
-        app.state.recordings = recordings_storage(settings)
-        services = app.state.services = BackgroundServices(app.state.engine, settings)
-        if run_services:
-            services.start()
-        # Everything made so far (modules, routes, schemas, SQLAlchemy's tables) lives as long as
-        # the process: out of the collector's sight, a full collection scans only what requests
-        # made since, instead of stopping every request for about 100 ms each time it runs.
-        gc.collect()
-        gc.freeze()
-        try:
+        async with _database_and_services(app, settings) as services:
+            app.state.read_engine = read_only(app.state.engine)
+            app.state.new_orders = GroupCommit(app.state.engine)
+            await ensure_api_key(app, settings)
+            app.state.recording_key = await asyncio.to_thread(installation_key, settings)
+            app.state.recordings = recordings_storage(settings)
+            if run_services:
+                services.start()
+            _freeze_startup_heap()
             yield
-        finally:
-            await services.stop()
-            await app.state.engine.dispose()
 
     app = FastAPI(title="openrevox", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -87,14 +101,38 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, path_limits={"/campaigns": campaign_limit}
     )
+    _add_health(app)
+    app.include_router(api.router)
+    web.install(app, settings)
+    app.include_router(recordings_api.router)  # its own auth: a signed link or the owner's key
+    return app
 
+
+def create_worker_app(settings: Settings | None = None) -> FastAPI:
+    """What `openrevox worker --port` serves beside its dispatcher: `/health` and the carrier's media
+    websockets, so that the calls it dials (and inbound calls placed on it) run in it. Nothing of
+    the API: webhooks and API requests go to `openrevox serve`."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _database_and_services(app, settings) as services:
+            services.start()
+            print(f"openrevox worker {services.dispatcher.worker} takes calls at {services.carrier.media_url}", flush=True)
+            _freeze_startup_heap()
+            yield
+
+    app = FastAPI(title="openrevox worker", version=__version__, lifespan=lifespan, openapi_url=None)
+    app.state.settings = settings
+    errors.install(app)
+    _add_health(app)
+    app.include_router(telephony_api.media_router)
+    return app
+
+
+def _add_health(app: FastAPI) -> None:
     # First of all routes: a request is matched against the routes in order, and load balancers
     # ask for this one the most.
     @app.get("/health", tags=["health"], summary="200 when the server is ready")
     async def health() -> dict:
         return {"status": "ok"}
-
-    app.include_router(api.router)
-    web.install(app, settings)
-    app.include_router(recordings_api.router)  # its own auth: a signed link or the owner's key
-    return app

@@ -45,8 +45,23 @@ async def _run_worker() -> None:
     await engine.dispose()
 
 
-def _worker(_: argparse.Namespace) -> None:
-    asyncio.run(_run_worker())
+def _worker(args: argparse.Namespace) -> None:
+    if args.port is None:
+        asyncio.run(_run_worker())
+        return
+    import uvicorn
+
+    from openrevox.app import create_worker_app
+
+    settings = get_settings()
+    if settings.carrier == "sandbox":
+        sys.exit("openrevox worker --port: the sandbox carrier has no media sockets to serve (run it without --port)")
+    if not settings.media_url:
+        sys.exit(
+            "openrevox worker --port: set OPENREVOX_MEDIA_URL to the address where the carrier reaches this "
+            "port (wss://... or https://...): without it the carrier streams calls to OPENREVOX_PUBLIC_URL"
+        )
+    uvicorn.run(create_worker_app(settings), host=args.host, port=args.port, log_level=args.log_level)
 
 
 async def _create_key(org: str) -> str:
@@ -109,7 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    worker = commands.add_parser("worker", help="run only the dispatcher (any number, against one PostgreSQL)")
+    worker = commands.add_parser(
+        "worker",
+        help="run a dispatcher without the API (any number, against one PostgreSQL); with --port, also the "
+        "calls' conversations",
+    )
+    worker.add_argument("--host", default="127.0.0.1")
+    worker.add_argument(
+        "--port",
+        type=int,
+        help="serve the carrier's media websockets here (reached at OPENREVOX_MEDIA_URL), so that the calls this "
+        "worker dials, and inbound calls placed on it, run in it; without it they run in `serve`",
+    )
+    worker.add_argument("--log-level", default="info")
     worker.set_defaults(func=_worker)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)

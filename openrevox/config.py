@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     dispatch_interval: float = Field(0.2, gt=0, description="Seconds between dispatcher passes.")
     dispatch_batch: int = Field(100, ge=1, description="Due orders claimed per pass at most.")
     max_live_calls: int | None = Field(
-        None, ge=1, description="Live attempts this process holds at once at most; unset: no limit of its own."
+        None,
+        ge=0,
+        description="Live attempts this process holds at once at most; unset: no limit of its own; 0: it runs no "
+        "calls (an API process beside `openrevox worker --port` processes that run them).",
     )
     sandbox_speed: float = Field(1.0, gt=0, description="Sandbox ring and talk times are divided by this.")
     sandbox_personas: Path | None = Field(None, description="YAML or JSON file of extra sandbox personas.")

@@ -27,8 +27,8 @@ class BackgroundServices:
     webhook deliverer."""
 
     def __init__(self, engine: AsyncEngine, settings: Settings, takes_media: bool = True) -> None:
-        """`takes_media`: this process answers the carrier's media sockets (`serve` does, `worker`
-        does not), so inbound calls may be placed on it."""
+        """`takes_media`: this process answers the carrier's media sockets (`serve` and `worker
+        --port` do, a `worker` without a port does not), so inbound calls may be placed on it."""
         worker = f"worker-{uuid.uuid4().hex[:12]}"
         webhooks.sign_recordings_with(settings)
         self.agent = AgentHost(engine, settings, recordings_storage(settings))
@@ -67,7 +67,8 @@ class BackgroundServices:
             asyncio.create_task(self.dispatcher.run(), name="dispatcher"),
             asyncio.create_task(self.deliverer.run(), name="webhook-deliverer"),
         ]
-        if not isinstance(self.carrier, SandboxCarrier):  # phone lines hear through VAD and Smart Turn
+        if not isinstance(self.carrier, SandboxCarrier) and self.dispatcher.max_live_calls != 0:
+            # Phone lines hear through VAD and Smart Turn.
             self._tasks.append(asyncio.create_task(prepare_process(), name="prepare-for-phone-calls"))
 
     async def stop(self) -> None:

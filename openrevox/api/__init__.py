@@ -8,3 +8,4 @@ from openrevox.api import assistants, calls, campaigns, phone_numbers, telephony
 router = APIRouter()
 for module in (calls, assistants, campaigns, phone_numbers, users, voices, webhooks, telephony):
     router.include_router(module.router)
+router.include_router(telephony.media_router)

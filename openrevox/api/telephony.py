@@ -1,6 +1,7 @@
-"""Carrier webhooks and media websockets. Not behind the API key: each webhook is checked with the
-carrier's signature (403 otherwise), each media socket with our token (closed with 1008
-otherwise). A carrier that is not the configured one answers 404."""
+"""Carrier webhooks (`router`: `openrevox serve`) and media websockets (`media_router`: `serve` and
+`openrevox worker --port`). Not behind the API key: each webhook is checked with the carrier's
+signature (403 otherwise), each media socket with our token (closed with 1008 otherwise). A
+carrier that is not the configured one answers 404."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from openrevox.telephony.inbound import Placed
 from openrevox.telephony.live import converse
 
 router = APIRouter(prefix="/telephony", tags=["telephony"], include_in_schema=False)
+media_router = APIRouter(prefix="/telephony", tags=["telephony"], include_in_schema=False)
 
 HANDSHAKE_SECS = 10.0  # a media socket names its call within this, or is closed
 POLICY_VIOLATION = 1008
@@ -32,8 +34,8 @@ async def _place_inbound(request: Request, carrier, to_number: str, from_number:
     """The inbound call as an order answered by the number's assistant, placed on a process with
     room; None: nobody answers that number. Its lease is not renewed here: if no media socket
     takes it over, it expires and the attempt is closed (the caller hung up before the stream)."""
-    engine = request.app.state.engine
-    return await inbound.place(engine, carrier.live, carrier.media_url, to_number, from_number, call_id)
+    engine, cap = request.app.state.engine, request.app.state.services.dispatcher.max_live_calls
+    return await inbound.place(engine, carrier.live, carrier.media_url, to_number, from_number, call_id, cap)
 
 
 async def _first_message(websocket: WebSocket, event: str, limit: int = 3) -> dict | None:
@@ -82,7 +84,7 @@ async def twilio_voice(request: Request) -> Response:
     return Response(twiml, media_type="application/xml")
 
 
-@router.websocket("/twilio/media")
+@media_router.websocket("/twilio/media")
 async def twilio_media(websocket: WebSocket) -> None:
     carrier = _carrier(websocket.app, "twilio")
     await websocket.accept()
@@ -123,7 +125,7 @@ async def telnyx_webhook(request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.websocket("/telnyx/media")
+@media_router.websocket("/telnyx/media")
 async def telnyx_media(websocket: WebSocket) -> None:
     carrier = _carrier(websocket.app, "telnyx")
     attempt_id, token = websocket.query_params.get("attempt_id", ""), websocket.query_params.get("token", "")

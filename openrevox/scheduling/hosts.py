@@ -1,12 +1,13 @@
 """The processes that run calls' conversations: where a carrier reaches each one's media sockets,
 and how many more calls each may take. What sends an inbound call to a process with room.
 
-A process that takes media sockets (`openrevox serve` with a Twilio or Telnyx carrier) registers
-under its lease owner's name, with its media address and `OPENREVOX_MAX_LIVE_CALLS`; its
-dispatcher's heartbeat renews the registration with its leases, so a process that died is no
-longer chosen once its registration expires. A process's room is its cap less the live attempts
-its lease holds, counted with its registration locked (`room`): whoever places a call on it, its
-own dispatcher or another process's inbound webhook, counts the calls the others placed before.
+A process that takes media sockets (`openrevox serve`, or `openrevox worker --port`, with a Twilio
+or Telnyx carrier) registers under its lease owner's name, with its media address and
+`OPENREVOX_MAX_LIVE_CALLS`; its dispatcher's heartbeat renews the registration with its leases, so
+a process that died is no longer chosen once its registration expires. A process's room is its cap
+less the live attempts its lease holds, counted with its registration locked (`room`): whoever
+places a call on it, its own dispatcher or another process's inbound webhook, counts the calls the
+others placed before.
 """
 
 from __future__ import annotations

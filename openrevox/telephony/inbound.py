@@ -25,10 +25,17 @@ class Placed:
 
 
 async def place(
-    engine: AsyncEngine, live: LiveCalls, own_media_url: str, to_number: str, from_number: str, call_id: str
+    engine: AsyncEngine,
+    live: LiveCalls,
+    own_media_url: str,
+    to_number: str,
+    from_number: str,
+    call_id: str,
+    own_max_live_calls: int | None = None,
 ) -> Placed | None:
     """The carrier's call `call_id` to our number `to_number` as an inbound order placed on a
-    process, or None when nobody answers that number. A webhook sent again gets the first answer."""
+    process, or None when nobody answers that number. A webhook sent again gets the first answer.
+    `own_...`: the asking process's media address and cap."""
     now = live.clock()
     async with read_only(engine).connect() as conn:
         number = await phone_numbers.answering_number(conn, to_number)
@@ -41,8 +48,8 @@ async def place(
         registered = await hosts.live_hosts(conn, now)
     if registered:
         candidates = hosts.by_preference(registered, live.worker)
-    else:  # nobody registered yet (this process is starting): it takes the call
-        candidates = [hosts.Host(live.worker, own_media_url, None, 0)]
+    else:  # nobody registered yet (this process is starting): it takes the call if its cap allows
+        candidates = [hosts.Host(live.worker, own_media_url, own_max_live_calls, 0)]
     lease = live.lease.total_seconds()
     for host in candidates:
         async with engine.begin() as conn:

@@ -1,7 +1,8 @@
 """Two openrevox processes on one database behind one public address, through a fake Twilio over
 real sockets: each holds no more live calls than its `OPENREVOX_MAX_LIVE_CALLS`, and with a media
 address of its own (`OPENREVOX_MEDIA_URL`) each call's audio comes to the process that dialed it,
-or, for an inbound call, to the process with room it was placed on."""
+or, for an inbound call, to the process with room it was placed on; the second process may be an
+`openrevox worker --port` beside an API process that runs no calls."""
 
 from __future__ import annotations
 
@@ -19,17 +20,33 @@ from fakes.twilio_rest import FakeTwilio
 from openrevox.scheduling import hosts
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def two_processes(request, tmp_path) -> Iterator[tuple[Stack, Stack]]:
-    url = database_url_for(request.param, tmp_path)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def twilio_processes(backend: str, tmp_path, caps: tuple[int, int], worker: bool) -> Iterator[tuple[Stack, Stack]]:
+    """Two processes on one database with the fake Twilio, capped at `caps`: a `serve`, and behind
+    it a second `serve`, or with `worker` an `openrevox worker --port`."""
+    url = database_url_for(backend, tmp_path)
     with FakeTwilio() as twilio:
-        capped = {"twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
-                  "twilio_api_url": twilio.url, "max_live_calls": 1}  # fmt: skip
-        with openrevox_with(twilio, capped, url, tmp_path / "first") as first:
-            with openrevox_with(twilio, capped, url, tmp_path / "second", behind=first.server.url) as second:
+        carrier = {"twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token, "twilio_api_url": twilio.url}
+        first_settings, second_settings = ({**carrier, "max_live_calls": cap} for cap in caps)
+        with openrevox_with(twilio, first_settings, url, tmp_path / "first") as first:
+            behind = first.server.url
+            with openrevox_with(twilio, second_settings, url, tmp_path / "second", behind, worker) as second:
                 yield first, second
-    if request.param == "postgres":
+    if backend == "postgres":
         drop_postgres_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def two_processes(request, tmp_path) -> Iterator[tuple[Stack, Stack]]:
+    yield from twilio_processes(request.param, tmp_path, (1, 1), worker=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def api_and_worker(request, tmp_path) -> Iterator[tuple[Stack, Stack]]:
+    """An API process that runs no calls (`OPENREVOX_MAX_LIVE_CALLS=0`) and a worker that runs them."""
+    yield from twilio_processes(request.param, tmp_path, (0, 2), worker=True)
 
 
 def test_each_process_runs_one_call_at_a_time_and_hears_the_calls_it_dialed(two_processes) -> None:
@@ -75,6 +92,29 @@ def test_inbound_calls_go_to_a_process_with_room_and_are_refused_busy_when_none_
     assert '<Reject reason="busy"' in refused
     orders = [first.finished(order["id"]) for order in first.inbound_orders()]
     assert sorted(order["call_attempts"][0]["dial_error"] or "" for order in orders) == ["", "", "too_many_calls"]
+    assert twilio.problems == []
+
+
+def test_a_worker_with_a_port_runs_the_calls_and_an_api_process_capped_at_zero_none(api_and_worker) -> None:
+    api, worker = api_and_worker
+    numbers = [f"+1202555{n:04d}" for n in range(151, 154)]
+    finished = [api.finished(call, timeout=40) for call in [api.call(number) for number in numbers]]
+    assert [call["status"] for call in finished] == ["completed"] * 3
+    assert [call["call_attempts"][0]["result"] for call in finished] == ["human"] * 3
+    twilio, worker_port = api.carrier, urlsplit(worker.server.url).port
+    assert {urlsplit(call.stream_url).port for number in numbers for call in twilio.calls_to(number)} == {worker_port}
+    assert sorted(worker.agent.finished) == sorted(call["call_attempts"][0]["id"] for call in finished)
+    assert worker.agent.most_at_once <= 2
+    assert api.agent.finished == []
+
+    # A call to our number: its webhook reaches the API process, which places it on the worker.
+    api.answer_our_number_with("Reception")
+    wait_until_both_take_calls(api)
+    voice_url = f"{api.server.url}/telephony/twilio/voice"
+    status, _, call = twilio.server.call(twilio.ring_us(voice_url, OUR_NUMBER, "+33612345670"), timeout=30)
+    assert status == 200 and urlsplit(call.stream_url).port == worker_port
+    assert worker.agent.finished[-1] == call.stream_parameters["attempt_id"]
+    assert api.agent.finished == []
     assert twilio.problems == []
 
 

@@ -17,7 +17,7 @@ from conftest import free_port
 from fakes.carrier import FakeCarrier
 from fakes.echo_agent import EchoAgent
 from fakes.servers import ThreadedServer
-from openrevox.app import create_app
+from openrevox.app import create_app, create_worker_app
 from openrevox.config import Settings
 from openrevox.orgs.service import ensure_organization
 from openrevox.phone_numbers import service as phone_numbers
@@ -84,10 +84,16 @@ class Stack:
 
 @contextmanager
 def openrevox_with(
-    carrier: FakeCarrier, carrier_settings: dict, database_url: str, data_dir: Path, behind: str | None = None
+    carrier: FakeCarrier,
+    carrier_settings: dict,
+    database_url: str,
+    data_dir: Path,
+    behind: str | None = None,
+    worker: bool = False,
 ) -> Iterator[Stack]:
     """`behind`: the public URL of another openrevox on the same database, which this one joins as a
-    second process: the carrier's webhooks go there, its media sockets come to this one's own address."""
+    second process: the carrier's webhooks go there, its media sockets come to this one's own address.
+    `worker`: that second process is an `openrevox worker --port` (media sockets, no API)."""
     port, api_key = free_port(), f"sk_test_{uuid.uuid4().hex}"
     address = f"http://127.0.0.1:{port}"
     settings = Settings(
@@ -95,7 +101,7 @@ def openrevox_with(
         media_url=address if behind else None, carrier_timeout_seconds=1.0, dispatch_interval=0.05,
         lease_seconds=5, **carrier_settings,
     )  # fmt: skip
-    app = create_app(settings)
+    app = create_worker_app(settings) if worker else create_app(settings)
     with ThreadedServer(app, "openrevox", port) as server:
         agent = app.state.services.agent = EchoAgent()
 

@@ -52,7 +52,8 @@ async def registered(engine, clock: Clock, cap_a: int | None, cap_b: int | None)
 async def ring(engine, clock: Clock, webhook_reached: Dispatcher, call_id: str) -> inbound.Placed | None:
     """The carrier's webhook for the call `call_id` to our number reaches `webhook_reached`."""
     live = LiveCalls(engine, DatabaseCallEvents(engine), webhook_reached.worker, LEASE.total_seconds(), clock)
-    return await inbound.place(engine, live, webhook_reached.media_url, OUR_NUMBER, "+33612345678", call_id)
+    own = webhook_reached.media_url, webhook_reached.max_live_calls
+    return await inbound.place(engine, live, own[0], OUR_NUMBER, "+33612345678", call_id, own[1])
 
 
 async def order_of(engine, attempt_id: str) -> dict:
@@ -96,6 +97,19 @@ def test_an_uncapped_process_keeps_every_call_its_webhook_brings(run):
         async with engine.begin() as conn:
             await conn.execute(sa.delete(media_hosts))
         assert (await ring(engine, clock, b, "CA9")).media_url == "ws://b"
+
+    run(story)
+
+
+def test_a_process_capped_at_zero_keeps_no_call(run):
+    async def story(engine):
+        clock = Clock()
+        api, _ = await registered(engine, clock, 0, 1)  # an API process beside a worker
+        assert (await ring(engine, clock, api, "CA0")).media_url == "ws://b"
+        # Even before any process has registered, it refuses the call rather than keep it.
+        async with engine.begin() as conn:
+            await conn.execute(sa.delete(media_hosts))
+        assert (await ring(engine, clock, api, "CA1")).media_url is None
 
     run(story)
 

@@ -61,7 +61,7 @@ def test_telnyx_streams_to_this_process_media_address() -> None:
     [
         ("media_url", "calls.example.com:8001", "must start with wss://"),
         ("public_url", "wss://calls.example.com", "must start with https://"),
-        ("max_live_calls", 0, "greater than or equal to 1"),
+        ("max_live_calls", -1, "greater than or equal to 0"),
     ],
 )
 def test_bad_capacity_and_address_settings_are_refused_at_start(setting, value, problem) -> None:
