@@ -517,6 +517,7 @@ def running_server(database_url: str, workdir: Path, key: str, workers: int, poo
         "OPENREVOX_DATA_DIR": str(workdir / "data"),
         "OPENREVOX_API_KEY": key,
         "PYTHONUNBUFFERED": "1",
+        "OPENREVOX_DRAIN_SECONDS": "0",  # with --due-now, calls are live at the end: hang up on them
     }
     if pool_size is not None:
         env["OPENREVOX_DB_POOL_SIZE"] = str(pool_size)

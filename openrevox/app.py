@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from openrevox import __version__, api, web
 from openrevox.api import campaigns as campaigns_api
@@ -19,6 +20,7 @@ from openrevox.api import telephony as telephony_api
 from openrevox.api.body_limit import BodyLimitMiddleware
 from openrevox.config import Settings, get_settings
 from openrevox.db.engine import create_engine, read_only, run_migrations
+from openrevox.draining import drain_on_signals
 from openrevox.orders.group_commit import GroupCommit
 from openrevox.orgs import service as orgs_service
 from openrevox.orgs import store as orgs_store
@@ -91,6 +93,7 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
             app.state.recordings = recordings_storage(settings)
             if run_services:
                 services.start()
+                drain_on_signals(services)
             _freeze_startup_heap()
             yield
 
@@ -118,6 +121,7 @@ def create_worker_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _database_and_services(app, settings) as services:
             services.start()
+            drain_on_signals(services)
             print(f"openrevox worker {services.dispatcher.worker} takes calls at {services.carrier.media_url}", flush=True)
             _freeze_startup_heap()
             yield
@@ -133,6 +137,10 @@ def create_worker_app(settings: Settings | None = None) -> FastAPI:
 def _add_health(app: FastAPI) -> None:
     # First of all routes: a request is matched against the routes in order, and load balancers
     # ask for this one the most.
-    @app.get("/health", tags=["health"], summary="200 when the server is ready")
-    async def health() -> dict:
+    @app.get(
+        "/health", tags=["health"], summary="200 when the server is ready, 503 while it drains to stop", response_model=None
+    )
+    async def health() -> dict | JSONResponse:
+        if app.state.services.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
         return {"status": "ok"}

@@ -24,9 +24,8 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 async def _run_worker() -> None:
-    import signal
-
     from openrevox.db.engine import create_engine, run_migrations
+    from openrevox.draining import drain_on_signals
     from openrevox.services import BackgroundServices
 
     settings = get_settings()
@@ -35,10 +34,8 @@ async def _run_worker() -> None:
     engine = create_engine(url, settings.db_pool_size)
     services = BackgroundServices(engine, settings, takes_media=False)
     stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
     services.start()
+    drain_on_signals(services, lambda sig: stopping.set())
     print(f"openrevox worker {services.dispatcher.worker} running", flush=True)
     await stopping.wait()
     await services.stop()

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="Live attempts this process holds at once at most; unset: no limit of its own; 0: it runs no "
         "calls (an API process beside `openrevox worker --port` processes that run them).",
     )
+    drain_seconds: float = Field(
+        600.0,
+        ge=0,
+        description="How long a process told to stop (SIGTERM, Ctrl+C) lets its live calls go on, taking no new "
+        "one, before it hangs up on them; a second signal hangs up at once. 0: at once.",
+    )
     sandbox_speed: float = Field(1.0, gt=0, description="Sandbox ring and talk times are divided by this.")
     sandbox_personas: Path | None = Field(None, description="YAML or JSON file of extra sandbox personas.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest request body accepted.")

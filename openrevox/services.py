@@ -22,6 +22,9 @@ from openrevox.telephony.personas import load_personas
 from openrevox.telephony.sandbox import SandboxCarrier
 
 
+DRAIN_POLL_SECONDS = 0.2
+
+
 class BackgroundServices:
     """Starts and stops the dispatcher (and, with it, the calls this process carries) and the
     webhook deliverer."""
@@ -60,6 +63,8 @@ class BackgroundServices:
             interval=settings.webhook_interval,
             worker=worker,
         )
+        self.drain_seconds = settings.drain_seconds
+        self.draining = False
         self._tasks: list[asyncio.Task] = []
 
     def start(self) -> None:
@@ -70,6 +75,15 @@ class BackgroundServices:
         if not isinstance(self.carrier, SandboxCarrier) and self.dispatcher.max_live_calls != 0:
             # Phone lines hear through VAD and Smart Turn.
             self._tasks.append(asyncio.create_task(prepare_process(), name="prepare-for-phone-calls"))
+
+    async def drain(self) -> None:
+        """Take no new call, then wait until the calls this process runs have ended,
+        `drain_seconds` at most (openrevox/draining.py)."""
+        self.draining = True
+        await self.dispatcher.drain()
+        deadline = asyncio.get_running_loop().time() + self.drain_seconds
+        while self.dispatcher.running_calls() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     async def stop(self) -> None:
         self.dispatcher.stop()

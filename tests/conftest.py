@@ -26,6 +26,9 @@ import pytest
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 POSTGRES_ADMIN_URL = os.environ.get("OPENREVOX_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("OPENREVOX_REQUIRE_POSTGRES") == "1"
+# Servers the tests start stop at once when told to, whatever calls they run (the tests of the
+# drain set their own): a drain would hold each teardown until its calls end.
+os.environ["OPENREVOX_DRAIN_SECONDS"] = "0"
 
 
 def free_port() -> int:

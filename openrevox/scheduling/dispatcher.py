@@ -132,6 +132,17 @@ class Dispatcher:
     def stop(self) -> None:
         self._stop.set()
 
+    async def drain(self) -> None:
+        """Take no new call: a cap of 0 dials nothing more (recovery included), and inbound calls
+        go elsewhere, the registration saying so at once; the leases of the calls this process
+        runs are renewed until they end, as before."""
+        self.max_live_calls = 0
+        await self.renew_leases()
+
+    def running_calls(self) -> set[str]:
+        """The attempts this process is dialing or runs."""
+        return self._dialing | self.carrier.live_calls()
+
     async def flush(self) -> None:
         """Wait until the carrier call ids of the calls dialed so far are written."""
         await asyncio.gather(*self._saving, return_exceptions=True)
@@ -148,7 +159,7 @@ class Dispatcher:
         """One beat: extend the leases of the attempts this process runs; the carrier forgets the
         calls among them that another process took (their media socket went there) or that ended
         where this process did not hear of it (the carrier's news reached another one)."""
-        running = self._dialing | self.carrier.live_calls()
+        running = self.running_calls()
         expires_at = self.clock() + self.lease
         async with self.engine.begin() as conn:
             renewed = await store.renew_leases(conn, self.worker, expires_at, running)

@@ -114,6 +114,24 @@ def test_a_process_capped_at_zero_keeps_no_call(run):
     run(story)
 
 
+def test_a_draining_process_dials_nothing_more_and_gets_no_inbound_call(run):
+    async def story(engine):
+        clock = Clock()
+        a, b = await registered(engine, clock, None, None)
+        await a.drain()  # told to stop (openrevox/draining.py)
+        async with engine.connect() as conn:
+            assert {h.worker: h.max_live_calls for h in await hosts.live_hosts(conn, clock.now)} == {"a": 0, "b": None}
+        assert (await ring(engine, clock, a, "CA0")).media_url == "ws://b"  # its webhook still answers
+        await place_many(engine, clock.now, 3)
+        assert await tick_at(a, clock, clock.now) == 0
+        assert await tick_at(b, clock, clock.now) == 3
+        b.stop()
+        await b.run()  # b stops too: nobody has room
+        assert (await ring(engine, clock, a, "CA1")).media_url is None
+
+    run(story)
+
+
 def test_a_process_that_stopped_renewing_is_not_chosen(run):
     async def story(engine):
         clock = Clock()
