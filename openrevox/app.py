@@ -7,7 +7,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -93,9 +93,9 @@ def create_app(settings: Settings | None = None, *, run_services: bool = True) -
             app.state.recordings = recordings_storage(settings)
             if run_services:
                 services.start()
-                drain_on_signals(services)
             _freeze_startup_heap()
-            yield
+            with drain_on_signals(services) if run_services else nullcontext():
+                yield
 
     app = FastAPI(title="openrevox", version=__version__, lifespan=lifespan)
     app.state.settings = settings
@@ -121,10 +121,10 @@ def create_worker_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _database_and_services(app, settings) as services:
             services.start()
-            drain_on_signals(services)
             print(f"openrevox worker {services.dispatcher.worker} takes calls at {services.carrier.media_url}", flush=True)
             _freeze_startup_heap()
-            yield
+            with drain_on_signals(services):
+                yield
 
     app = FastAPI(title="openrevox worker", version=__version__, lifespan=lifespan, openapi_url=None)
     app.state.settings = settings

@@ -35,9 +35,9 @@ async def _run_worker() -> None:
     services = BackgroundServices(engine, settings, takes_media=False)
     stopping = asyncio.Event()
     services.start()
-    drain_on_signals(services, lambda sig: stopping.set())
     print(f"openrevox worker {services.dispatcher.worker} running", flush=True)
-    await stopping.wait()
+    with drain_on_signals(services, lambda sig: stopping.set()):
+        await stopping.wait()
     await services.stop()
     await engine.dispose()
 

@@ -15,7 +15,8 @@ import asyncio
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from openrevox.services import BackgroundServices
 
@@ -28,12 +29,14 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 SAME_REQUEST_SECS = 1.0
 
 
-def drain_on_signals(services: BackgroundServices, stop: Callable[[int], None] | None = None) -> None:
-    """From now on, the first SIGINT or SIGTERM drains `services`, then calls `stop` with it (by
-    default, the handler the signal had: uvicorn's, which stops its server); a second one calls
+@contextmanager
+def drain_on_signals(services: BackgroundServices, stop: Callable[[int], None] | None = None) -> Iterator[None]:
+    """Within the block, the first SIGINT or SIGTERM drains `services`, then calls `stop` with it
+    (by default, the handler the signal had: uvicorn's, which stops its server); a second one calls
     `stop` at once. Only in the main thread, the one signals reach (a server run on another
     thread, as in tests, stops as uvicorn does)."""
     if threading.current_thread() is not threading.main_thread():
+        yield
         return
     loop = asyncio.get_running_loop()
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
@@ -66,3 +69,8 @@ def drain_on_signals(services: BackgroundServices, stop: Callable[[int], None] |
     for sig in STOP_SIGNALS:
         # The handler runs in the main thread between two bytecodes; the loop does the rest.
         signal.signal(sig, lambda sig, frame: loop.call_soon_threadsafe(received, sig))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
