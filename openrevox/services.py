@@ -82,7 +82,7 @@ class BackgroundServices:
         self.draining = True
         await self.dispatcher.drain()
         deadline = asyncio.get_running_loop().time() + self.drain_seconds
-        while self.dispatcher.running_calls() and asyncio.get_running_loop().time() < deadline:
+        while await self.dispatcher.holds_calls() and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     async def stop(self) -> None:

@@ -143,6 +143,14 @@ class Dispatcher:
         """The attempts this process is dialing or runs."""
         return self._dialing | self.carrier.live_calls()
 
+    async def holds_calls(self) -> bool:
+        """Whether this process runs a call, or its lease holds a live attempt: also an inbound
+        call placed on it whose media socket has yet to come."""
+        if self.running_calls():
+            return True
+        async with self.engine.connect() as conn:
+            return await store.held_attempts(conn, self.worker) > 0
+
     async def flush(self) -> None:
         """Wait until the carrier call ids of the calls dialed so far are written."""
         await asyncio.gather(*self._saving, return_exceptions=True)

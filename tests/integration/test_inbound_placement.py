@@ -118,16 +118,20 @@ def test_a_draining_process_dials_nothing_more_and_gets_no_inbound_call(run):
     async def story(engine):
         clock = Clock()
         a, b = await registered(engine, clock, None, None)
+        kept = await ring(engine, clock, a, "CA0")
+        assert kept.media_url == "ws://a" and await a.holds_calls()  # its media socket has yet to come
         await a.drain()  # told to stop (openrevox/draining.py)
         async with engine.connect() as conn:
             assert {h.worker: h.max_live_calls for h in await hosts.live_hosts(conn, clock.now)} == {"a": 0, "b": None}
-        assert (await ring(engine, clock, a, "CA0")).media_url == "ws://b"  # its webhook still answers
+        assert (await ring(engine, clock, a, "CA1")).media_url == "ws://b"  # its webhook still answers
         await place_many(engine, clock.now, 3)
         assert await tick_at(a, clock, clock.now) == 0
         assert await tick_at(b, clock, clock.now) == 3
         b.stop()
         await b.run()  # b stops too: nobody has room
-        assert (await ring(engine, clock, a, "CA1")).media_url is None
+        assert (await ring(engine, clock, a, "CA2")).media_url is None
+        await hang_up(DatabaseCallEvents(engine), kept.attempt_id, clock.now)
+        assert not await a.holds_calls()  # a's drain is over
 
     run(story)
 
