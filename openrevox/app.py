@@ -121,7 +121,8 @@ def create_worker_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with _database_and_services(app, settings) as services:
             services.start()
-            print(f"openrevox worker {services.dispatcher.worker} takes calls at {services.carrier.media_url}", flush=True)
+            name, media_url = services.dispatcher.worker, services.carrier.media_url
+            print(f"openrevox worker {name} takes calls at {media_url}", flush=True)
             _freeze_startup_heap()
             with drain_on_signals(services):
                 yield
@@ -137,9 +138,9 @@ def create_worker_app(settings: Settings | None = None) -> FastAPI:
 def _add_health(app: FastAPI) -> None:
     # First of all routes: a request is matched against the routes in order, and load balancers
     # ask for this one the most.
-    @app.get(
-        "/health", tags=["health"], summary="200 when the server is ready, 503 while it drains to stop", response_model=None
-    )
+    summary = "200 when the server is ready, 503 while it drains to stop"
+
+    @app.get("/health", tags=["health"], summary=summary, response_model=None)
     async def health() -> dict | JSONResponse:
         if app.state.services.draining:
             return JSONResponse({"status": "draining"}, status_code=503)

@@ -56,7 +56,8 @@ def drain_on_signals(services: BackgroundServices, stop: Callable[[int], None] |
         if draining is None:
             live = len(services.dispatcher.running_calls())
             log.warning(
-                "stopping: no new call; waiting up to %.0f s for %d live call(s) to end (signal again to hang up on them)",
+                "stopping: no new call; waiting up to %.0f s for %d live call(s) to end "
+                "(signal again to hang up on them)",
                 services.drain_seconds,
                 live,
             )

@@ -28,7 +28,8 @@ LISTENER = {"+12025550123": {"outcomes": ["human"], "ring_secs": 0.2, "talk_secs
 def server(tmp_path) -> LiveServer:
     personas = tmp_path / "personas.json"
     personas.write_text(json.dumps(LISTENER))
-    env = {"OPENREVOX_DRAIN_SECONDS": "60", "OPENREVOX_SANDBOX_PERSONAS": str(personas), "OPENREVOX_DISPATCH_INTERVAL": "0.05"}
+    env = {"OPENREVOX_DRAIN_SECONDS": "60", "OPENREVOX_SANDBOX_PERSONAS": str(personas),
+           "OPENREVOX_DISPATCH_INTERVAL": "0.05"}  # fmt: skip
     server = start_server(f"sqlite:///{tmp_path / 'openrevox.db'}", tmp_path, env)
     yield server
     server.process.kill()
@@ -36,14 +37,17 @@ def server(tmp_path) -> LiveServer:
 
 
 def create(http: httpx.Client, number: str) -> str:
-    response = http.post("/call", json={"phone_number": number, "assistant": {"prompt": "Hi", "call_retry_config": ALL_DAY}})
+    assistant = {"prompt": "Hi", "call_retry_config": ALL_DAY}
+    response = http.post("/call", json={"phone_number": number, "assistant": assistant})
     assert response.status_code == 200, response.text
     return response.json()["call"]["id"]
 
 
 def attempt_when(http: httpx.Client, call_id: str, status: str, timeout: float = 20) -> dict:
     deadline = time.monotonic() + timeout
-    while (attempt := http.get(f"/call/{call_id}").json()["call"]["last_call_attempt"]) is None or attempt["status"] != status:
+    while (attempt := http.get(f"/call/{call_id}").json()["call"]["last_call_attempt"]) is None or (
+        attempt["status"] != status
+    ):
         assert time.monotonic() < deadline, f"call {call_id}: attempt {attempt}"
         time.sleep(0.05)
     return attempt
@@ -70,8 +74,9 @@ def test_a_stopping_server_lets_its_live_call_end_and_takes_no_new_one(server) -
         assert exited(server.process, timeout=30) > 1  # it waited for the call, which had seconds to go
     engine = sa.create_engine(server.database_url)
     with engine.connect() as conn:
-        attempts = conn.execute(sa.select(a.order_id, a.status, a.result, a.ended_by).where(a.order_id.in_([live, waiting])))
-        assert [tuple(row) for row in attempts] == [(live, "completed", "human", "user")]  # the callee hung up, as planned
+        query = sa.select(a.order_id, a.status, a.result, a.ended_by).where(a.order_id.in_([live, waiting]))
+        # The call ended as planned (the callee hung up); the order placed while draining was never dialed.
+        assert [tuple(row) for row in conn.execute(query)] == [(live, "completed", "human", "user")]
         assert conn.scalar(sa.select(call_orders.c.status).where(call_orders.c.id == live)) == "completed"
     engine.dispose()
 
@@ -80,7 +85,8 @@ def test_a_second_signal_later_hangs_up_at_once(server) -> None:
     with server.client() as http:
         attempt_when(http, create(http, "+12025550123"), "ongoing")
         server.process.send_signal(signal.SIGTERM)
-        server.process.send_signal(signal.SIGINT)  # at the same moment: the same request (Ctrl+C, then uvicorn's supervisor)
+        # At the same moment: the same request (Ctrl+C, then uvicorn's supervisor's SIGTERM).
+        server.process.send_signal(signal.SIGINT)
         time.sleep(1.5)
         assert server.process.poll() is None and http.get("/health").status_code == 503  # still draining
         server.process.send_signal(signal.SIGTERM)

@@ -28,7 +28,8 @@ def twilio_processes(backend: str, tmp_path, caps: tuple[int, int], worker: bool
     it a second `serve`, or with `worker` an `openrevox worker --port`."""
     url = database_url_for(backend, tmp_path)
     with FakeTwilio() as twilio:
-        carrier = {"twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token, "twilio_api_url": twilio.url}
+        carrier = {"twilio_account_sid": twilio.account_sid, "twilio_auth_token": twilio.auth_token,
+                   "twilio_api_url": twilio.url}  # fmt: skip
         first_settings, second_settings = ({**carrier, "max_live_calls": cap} for cap in caps)
         with openrevox_with(twilio, first_settings, url, tmp_path / "first") as first:
             behind = first.server.url

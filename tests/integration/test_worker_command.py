@@ -18,7 +18,8 @@ from websockets.sync.client import connect
 
 from conftest import free_port
 
-TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "secret", "OPENREVOX_PUBLIC_URL": "https://calls.example.com"}
+TWILIO = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "secret",
+          "OPENREVOX_PUBLIC_URL": "https://calls.example.com"}  # fmt: skip
 
 
 def worker_env(tmp_path, **settings: str) -> dict[str, str]:
