@@ -105,7 +105,6 @@ class SandboxCarrier:
         await self.events.ended(attempt_id, _now(), ended_by, end_reason)
 
     async def close(self) -> None:
-        tasks = list(self._calls.values())
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Hang up the calls still live, as a phone line's process does when it stops: each ends
+        `ended_by: system` now, rather than as a lost call closed by recovery once its lease ends."""
+        await asyncio.gather(*(self.hang_up(attempt_id) for attempt_id in list(self._calls)), return_exceptions=True)

@@ -83,7 +83,8 @@ def test_a_stopping_server_lets_its_live_call_end_and_takes_no_new_one(server) -
 
 def test_a_second_signal_later_hangs_up_at_once(server) -> None:
     with server.client() as http:
-        attempt_when(http, create(http, "+12025550123"), "ongoing")
+        live = create(http, "+12025550123")
+        attempt_when(http, live, "ongoing")
         server.process.send_signal(signal.SIGTERM)
         # At the same moment: the same request (Ctrl+C, then uvicorn's supervisor's SIGTERM).
         server.process.send_signal(signal.SIGINT)
@@ -91,3 +92,8 @@ def test_a_second_signal_later_hangs_up_at_once(server) -> None:
         assert server.process.poll() is None and http.get("/health").status_code == 503  # still draining
         server.process.send_signal(signal.SIGTERM)
         assert exited(server.process, timeout=10) < 3
+    engine = sa.create_engine(server.database_url)
+    with engine.connect() as conn:
+        query = sa.select(a.status, a.result, a.ended_by).where(a.order_id == live)
+        assert [tuple(row) for row in conn.execute(query)] == [("completed", "human", "system")]  # hung up on
+    engine.dispose()
