@@ -27,6 +27,7 @@ async def _run_worker() -> None:
     from openrevox.db.engine import create_engine, run_migrations
     from openrevox.draining import drain_on_signals
     from openrevox.services import BackgroundServices
+    from openrevox.telephony.live import LiveCarrier
 
     settings = get_settings()
     url = settings.resolved_database_url
@@ -36,6 +37,9 @@ async def _run_worker() -> None:
     stopping = asyncio.Event()
     services.start()
     print(f"openrevox worker {services.dispatcher.worker} running", flush=True)
+    if isinstance(services.carrier, LiveCarrier):
+        print(f"openrevox worker: the calls it dials run where the carrier streams them, {services.carrier.media_url} "
+              "(with --port, in this worker)", flush=True)  # fmt: skip
     with drain_on_signals(services, lambda sig: stopping.set()):
         await stopping.wait()
     await services.stop()
