@@ -40,7 +40,7 @@ def drain_on_signals(services: BackgroundServices, stop: Callable[[int], None] |
         return
     loop = asyncio.get_running_loop()
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    stop = stop or (lambda sig: previous[sig](sig, None))  # uvicorn's handlers are callables
+    stop = stop or _handing_over(previous)
     draining: asyncio.Task | None = None
     since = 0.0
 
@@ -75,3 +75,17 @@ def drain_on_signals(services: BackgroundServices, stop: Callable[[int], None] |
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _handing_over(previous: dict) -> Callable[[int], None]:
+    """What the signal did before: uvicorn's handler (stop its server), or the default action."""
+
+    def stop(sig: int) -> None:
+        handler = previous[sig]
+        if callable(handler):
+            handler(sig, None)
+        else:  # SIG_DFL or SIG_IGN (None: set outside Python, taken as the default)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+            signal.raise_signal(sig)
+
+    return stop
