@@ -36,18 +36,39 @@ def one_call_stack(request, tmp_path) -> Iterator[Stack]:
     yield from telnyx_stack(request.param, tmp_path, max_live_calls=1)
 
 
+def telnyx_settings(telnyx: FakeTelnyx, **settings) -> dict:
+    return {
+        "telnyx_api_key": telnyx.api_key, "telnyx_connection_id": telnyx.connection_id,
+        "telnyx_public_key": telnyx.public_key, "telnyx_api_url": telnyx.url, **settings,
+    }  # fmt: skip
+
+
 def telnyx_stack(backend: str, tmp_path, **settings) -> Iterator[Stack]:  # noqa: ANN001
     url = database_url_for(backend, tmp_path)
     with FakeTelnyx() as telnyx:
-        carrier_settings = {
-            "telnyx_api_key": telnyx.api_key, "telnyx_connection_id": telnyx.connection_id,
-            "telnyx_public_key": telnyx.public_key, "telnyx_api_url": telnyx.url, **settings,
-        }  # fmt: skip
-        with openrevox_with(telnyx, carrier_settings, url, tmp_path) as stack:
+        with openrevox_with(telnyx, telnyx_settings(telnyx, **settings), url, tmp_path) as stack:
             telnyx.webhook_url = f"{stack.server.url}/telephony/telnyx/webhook"  # the connection's, in the portal
             yield stack
     if backend == "postgres":
         drop_postgres_database(url)
+
+
+def test_a_worker_with_a_port_runs_the_calls_of_an_api_process_capped_at_zero(tmp_path) -> None:
+    url = database_url_for("sqlite", tmp_path)
+    with FakeTelnyx() as telnyx:
+        with openrevox_with(telnyx, telnyx_settings(telnyx, max_live_calls=0), url, tmp_path / "api") as api:
+            telnyx.webhook_url = f"{api.server.url}/telephony/telnyx/webhook"
+            worker_settings = telnyx_settings(telnyx, max_live_calls=1)
+            with openrevox_with(telnyx, worker_settings, url, tmp_path / "worker", api.server.url, worker=True) as worker:
+                call = api.finished(api.call("+12025550123"))
+                (attempt,) = call["call_attempts"]
+                assert (call["status"], attempt["result"], attempt["ended_by"]) == ("completed", "human", "user")
+                (telnyx_call,) = telnyx.calls_to("+12025550123")
+                telnyx.wait_done(telnyx_call)
+                worker_media = "ws" + worker.server.url.removeprefix("http") + "/telephony/telnyx/media?"
+                assert telnyx_call.stream_url.startswith(worker_media)
+                assert (worker.agent.finished, api.agent.finished) == ([attempt["id"]], [])
+                assert telnyx.problems == []
 
 
 def test_an_outbound_call_through_telnyx_fills_the_attempt(stack: Stack) -> None:
