@@ -81,8 +81,9 @@ class BackgroundServices:
         `drain_seconds` at most (openrevox/draining.py)."""
         self.draining = True
         await self.dispatcher.drain()
-        deadline = asyncio.get_running_loop().time() + self.drain_seconds
-        while await self.dispatcher.holds_calls() and asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_seconds
+        while await self.dispatcher.holds_calls() and loop.time() < deadline:
             await asyncio.sleep(DRAIN_POLL_SECONDS)
 
     async def stop(self) -> None:

@@ -35,7 +35,7 @@ async def _place_inbound(request: Request, carrier, to_number: str, from_number:
     room; None: nobody answers that number. Its lease is not renewed here: if no media socket
     takes it over, it expires and the attempt is closed (the caller hung up before the stream)."""
     engine, cap = request.app.state.engine, request.app.state.services.dispatcher.max_live_calls
-    return await inbound.place(engine, carrier.live, carrier.media_url, to_number, from_number, call_id, cap)
+    return await inbound.place(engine, carrier.live, carrier.media_url, cap, to_number, from_number, call_id)
 
 
 async def _first_message(websocket: WebSocket, event: str, limit: int = 3) -> dict | None:

@@ -28,10 +28,10 @@ async def place(
     engine: AsyncEngine,
     live: LiveCalls,
     own_media_url: str,
+    own_max_live_calls: int | None,
     to_number: str,
     from_number: str,
     call_id: str,
-    own_max_live_calls: int | None = None,
 ) -> Placed | None:
     """The carrier's call `call_id` to our number `to_number` as an inbound order placed on a
     process, or None when nobody answers that number. A webhook sent again gets the first answer.

@@ -53,7 +53,7 @@ async def ring(engine, clock: Clock, webhook_reached: Dispatcher, call_id: str) 
     """The carrier's webhook for the call `call_id` to our number reaches `webhook_reached`."""
     live = LiveCalls(engine, DatabaseCallEvents(engine), webhook_reached.worker, LEASE.total_seconds(), clock)
     own = webhook_reached.media_url, webhook_reached.max_live_calls
-    return await inbound.place(engine, live, own[0], OUR_NUMBER, "+33612345678", call_id, own[1])
+    return await inbound.place(engine, live, *own, OUR_NUMBER, "+33612345678", call_id)
 
 
 async def order_of(engine, attempt_id: str) -> dict:
@@ -83,7 +83,7 @@ def test_an_inbound_call_goes_where_there_is_room_and_is_refused_when_there_is_n
         assert (await ring(engine, clock, a, "CA4")).media_url == "ws://b"
         # A number nobody answers is not ours to place.
         live = LiveCalls(engine, DatabaseCallEvents(engine), "a", LEASE.total_seconds(), clock)
-        assert await inbound.place(engine, live, "ws://a", "+14155550111", "+33612345678", "CA5") is None
+        assert await inbound.place(engine, live, "ws://a", 1, "+14155550111", "+33612345678", "CA5") is None
 
     run(story)
 
