@@ -1,6 +1,7 @@
-"""POST /call solves its parameters by hand (api/calls.py `_CreateCallRoute`): it must answer
-every request exactly as FastAPI's own solving of the same endpoint does, errors and their
-order included (the body decoded first, then the key, then the header and body validated)."""
+"""POST /call and GET /call/{id} solve their parameters by hand (api/calls.py `_CreateCallRoute`,
+`_RetrieveCallRoute`): each must answer every request exactly as FastAPI's own solving of the same
+endpoint does, errors and their order included (for a create: the body decoded first, then the
+key, then the header and body validated)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from openrevox.orgs import service as orgs
 KEY = "sk_route_test_key_0123456789"
 AUTH = {"authorization": f"Bearer {KEY}"}
 JSON = {**AUTH, "content-type": "application/json"}
+OTHER_ORG: dict[str, str] = {}  # a key of another organization, made at start
 VALID = {"phone_number": "+12025550100", "assistant": {"prompt": "Hi {{name}}"}, "prompt_variables": {"name": "A"}}
 
 CASES = [
@@ -44,16 +46,22 @@ def client(tmp_path):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path, api_key=KEY),
                      run_services=False)  # fmt: skip
     orgs.key_cache.clear()  # a key read from another test's database would name its organization
-    # The same endpoint, its parameters solved by FastAPI (the default route class).
+    # The same endpoints, their parameters solved by FastAPI (the default route class).
     app.router.add_api_route("/reference/call", calls.create_call, methods=["POST"])
+    app.router.add_api_route("/reference/call/{call_id}", calls.retrieve_call, methods=["GET"])
 
-    async def exchange(requests: list[tuple[str, dict, bytes]]) -> list[httpx.Response]:
+    async def exchange(requests: list[tuple[str, dict, bytes]], method: str) -> list[httpx.Response]:
         async with app.router.lifespan_context(app):
+            async with app.state.engine.begin() as conn:
+                OTHER_ORG["authorization"] = f"Bearer {await orgs.create_key(conn, 'other')}"
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-                return [await http.post(path, headers=headers, content=body) for path, headers, body in requests]
+                return [
+                    await http.request(method, path, headers=headers, content=body or None)
+                    for path, headers, body in requests
+                ]
 
-    return lambda requests: asyncio.run(exchange(requests))
+    return lambda requests, method="POST": asyncio.run(exchange(requests, method))
 
 
 def test_refusals_are_those_of_fastapis_own_parameter_solving(client):
@@ -74,3 +82,20 @@ def test_a_valid_create_answers_the_same_document(client):
     strip = lambda call: {k: v for k, v in call.items() if k not in volatile and k != "assistant"}  # noqa: E731
     assert strip(ours.json()["call"]) == strip(reference.json()["call"])
     assert ours_once.json() == reference_once.json()  # one idempotency key, one order, whichever route
+
+
+def test_a_retrieve_answers_as_fastapis_own_parameter_solving(client):
+    created = client([("/call", JSON, json.dumps(VALID).encode())])[0].json()["call"]["id"]
+    asks = [
+        (f"/call/{created}", {}),  # no key
+        (f"/call/{created}", {"authorization": "Basic abc"}),
+        (f"/call/{created}", {"authorization": "Bearer sk_unknown"}),
+        ("/call/no-such-call", AUTH),
+        (f"/call/{created}", OTHER_ORG),  # another organization's order is not found
+        (f"/call/{created}", AUTH),
+    ]
+    responses = client([(path, h, b"") for path, h in asks for path in (path, "/reference" + path)], "GET")
+    for (path, headers), ours, reference in zip(asks, responses[::2], responses[1::2], strict=True):
+        assert (ours.status_code, ours.json()) == (reference.status_code, reference.json()), (path, headers)
+    assert [r.status_code for r in responses[::2]] == [401, 401, 401, 404, 404, 200]
+    assert responses[-2].json()["call"]["id"] == created
