@@ -87,6 +87,19 @@ class Reply:
 Responder = Callable[[dict], Reply]
 
 
+class _Timetable:
+    """Deadlines `first`, then every `step` seconds after, from its creation."""
+
+    def __init__(self, first: float, step: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._due = self._loop.time() + first
+        self._step = step
+
+    async def next(self) -> None:
+        await asyncio.sleep(max(0.0, self._due - self._loop.time()))
+        self._due += self._step
+
+
 class ScriptedLLM:
     def __init__(
         self,
@@ -224,14 +237,17 @@ class ScriptedLLM:
             return _error_response(reply.status, reply.message or "ScriptedLLM error")
         completion_id = f"chatcmpl-scripted-{next(self._ids)}"
         call_ids = [f"call_scripted_{next(self._ids)}" for _ in reply.calls]
-        if self.first_token_delay:
-            await asyncio.sleep(self.first_token_delay)
+        # Pieces on a timetable from the request's arrival (the first after first_token_delay, then
+        # one per token_delay), so a late wake-up of this server does not delay every later piece.
+        pace = _Timetable(self.first_token_delay, self.token_delay)
+        await pace.next()
         if not body.get("stream"):
             return web.json_response(_completion(completion_id, body, reply, call_ids))
-        return await self._stream(request, completion_id, body, reply, call_ids)
+        return await self._stream(request, completion_id, body, reply, call_ids, pace)
 
     async def _stream(
-        self, request: web.Request, completion_id: str, body: dict, reply: Reply, call_ids: list[str]
+        self, request: web.Request, completion_id: str, body: dict, reply: Reply, call_ids: list[str],
+        pace: _Timetable,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await response.prepare(request)
@@ -252,7 +268,7 @@ class ScriptedLLM:
             await send({"role": "assistant", "content": ""})
             for piece in reply.content_pieces():
                 await send({"content": piece})
-                await asyncio.sleep(self.token_delay)
+                await pace.next()
             for index, ((name, arguments), call_id) in enumerate(zip(reply.calls, call_ids)):
                 head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
                 await send({"tool_calls": [head]})
@@ -260,7 +276,7 @@ class ScriptedLLM:
                 for start in range(0, len(encoded), ARGUMENT_PIECE_CHARS):
                     piece = encoded[start : start + ARGUMENT_PIECE_CHARS]
                     await send({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-                    await asyncio.sleep(self.token_delay)
+                    await pace.next()
             await send({}, reply.finish_reason)
             if (body.get("stream_options") or {}).get("include_usage"):
                 usage_chunk = {
