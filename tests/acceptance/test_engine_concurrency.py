@@ -9,6 +9,7 @@ in time order.
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+import polling
 
 pytestmark = pytest.mark.postgres
 
@@ -46,15 +48,7 @@ ALL_DAY = {
 }
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {value!r}")
-        time.sleep(interval)
+wait_for = functools.partial(polling.wait_for, interval=0.1)
 
 
 def psycopg_url(database_url: str) -> str:

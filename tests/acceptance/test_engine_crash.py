@@ -11,6 +11,7 @@ never closed as lost before its lease could have run out. The run prints how man
 
 from __future__ import annotations
 
+import functools
 import random
 import signal
 import subprocess
@@ -26,6 +27,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import LiveServer, database_url_for, drop_postgres_database, start_server, stop_server
+import polling
 
 pytestmark = pytest.mark.postgres
 
@@ -80,15 +82,7 @@ def all_day() -> dict:
     }
 
 
-def wait_for(predicate, timeout: float, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {value!r}")
-        time.sleep(interval)
+wait_for = functools.partial(polling.wait_for, interval=0.2)
 
 
 def worker_id(log: Path) -> str | None:
@@ -450,7 +444,10 @@ def test_a_call_event_that_fails_to_be_written_does_not_wedge_the_order(lone_ser
             return http.get(f"/call/{call_id}").json()["call"]
 
         ringing = wait_for(
-            lambda: (a := get()["last_call_attempt"]) and a["status"] == "ringing" and a, 10, 0.05, "the call to ring"
+            lambda: (a := get()["last_call_attempt"]) and a["status"] == "ringing" and a,
+            10,
+            "the call to ring",
+            interval=0.05,
         )
         attempt_id = str(uuid.UUID(ringing["id"]))
         # The `answered` write of this attempt fails, once; nothing else is touched.
@@ -468,8 +465,8 @@ def test_a_call_event_that_fails_to_be_written_does_not_wedge_the_order(lone_ser
         wait_for(
             lambda: f"sandbox call {attempt_id} failed" in (tmp_path / "server.log").read_text(),
             10,
-            0.1,
             "the answered event to fail",
+            interval=0.1,
         )
 
         deadline = time.monotonic() + 20

@@ -8,14 +8,13 @@ The server is this module's own (sandbox ten times faster than real time, dispat
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
 import httpx
 import pytest
 from conftest import BACKENDS, LiveServer, live_server
+from polling import wait_for
 
 SPEED = 10  # sandbox times are divided by this
 RETRY_DELAY = 1  # seconds, in every all-day window below
@@ -28,8 +27,6 @@ PERSONAS = {
     LONG_HUMAN: {"outcomes": ["human"], "ring_secs": 0.1, "talk_secs": 300, "lines": ["Hello?"]},
     LONG_VOICEMAIL: {"outcomes": ["voicemail"], "ring_secs": 0.1, "talk_secs": 20},
 }
-
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -46,19 +43,6 @@ def client(engine_server: LiveServer):
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, interval: float = 0.05, what: str = "condition") -> T:
-    """Poll `predicate` until it returns something truthy; return that, or fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
-        time.sleep(interval)
 
 
 def all_day(max_retry_attempts: int, retry_delay_seconds: int = RETRY_DELAY) -> dict:

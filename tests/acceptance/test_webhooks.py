@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TypeVar
 
 import httpx
 import pytest
 from conftest import BACKENDS, LiveServer, database_url_for, drop_postgres_database, live_server, run_cli, start_server, stop_server
+from polling import wait_for
 from standardwebhooks import Webhook
 
 NOT_ATTRIBUTED = "+12025550105"  # errored after one attempt, about 1 s at speed 10
@@ -39,8 +38,6 @@ ALL_DAY = {
     ],
     "max_retry_attempts": 1,
 }
-
-T = TypeVar("T")
 
 
 # -- a receiver -----------------------------------------------------------------------------
@@ -136,17 +133,6 @@ def client(hook_server):
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        last = predicate()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; last value: {last!r}")
-        time.sleep(0.05)
 
 
 def place(http: httpx.Client, number: str, webhook_url: str, **extra) -> dict:
