@@ -147,7 +147,7 @@ async def retrieve_call(call_id: str, request: Request, principal: PrincipalAlon
 
 class _RetrieveCallRoute(APIRoute):
     """GET /call/{id}, what clients poll while a call runs, without FastAPI's generic parameter
-    solving (a third of a retrieve's CPU): the caller authenticated (from the key cache, no
+    solving (15-25 % of a retrieve's CPU): the caller authenticated (from the key cache, no
     connection), then the order read on a connection held only for that."""
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
