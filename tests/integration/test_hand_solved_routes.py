@@ -19,7 +19,6 @@ from openrevox.orgs import service as orgs
 KEY = "sk_route_test_key_0123456789"
 AUTH = {"authorization": f"Bearer {KEY}"}
 JSON = {**AUTH, "content-type": "application/json"}
-OTHER_ORG: dict[str, str] = {}  # a key of another organization, made at start
 VALID = {"phone_number": "+12025550100", "assistant": {"prompt": "Hi {{name}}"}, "prompt_variables": {"name": "A"}}
 
 CASES = [
@@ -42,26 +41,38 @@ CASES = [
 
 
 @pytest.fixture
-def client(tmp_path):
+def app(tmp_path):
     app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'r.db'}", data_dir=tmp_path, api_key=KEY),
                      run_services=False)  # fmt: skip
     orgs.key_cache.clear()  # a key read from another test's database would name its organization
     # The same endpoints, their parameters solved by FastAPI (the default route class).
     app.router.add_api_route("/reference/call", calls.create_call, methods=["POST"])
     app.router.add_api_route("/reference/call/{call_id}", calls.retrieve_call, methods=["GET"])
+    return app
 
+
+@pytest.fixture
+def client(app):
     async def exchange(requests: list[tuple[str, dict, bytes]], method: str) -> list[httpx.Response]:
         async with app.router.lifespan_context(app):
-            async with app.state.engine.begin() as conn:
-                OTHER_ORG["authorization"] = f"Bearer {await orgs.create_key(conn, 'other')}"
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 return [
-                    await http.request(method, path, headers=headers, content=body or None)
-                    for path, headers, body in requests
+                    await http.request(method, path, headers=headers, content=body) for path, headers, body in requests
                 ]
 
     return lambda requests, method="POST": asyncio.run(exchange(requests, method))
+
+
+@pytest.fixture
+def other_org(app) -> dict[str, str]:
+    """The authorization header of another organization's key."""
+
+    async def create() -> str:
+        async with app.router.lifespan_context(app), app.state.engine.begin() as conn:
+            return await orgs.create_key(conn, "other")
+
+    return {"authorization": f"Bearer {asyncio.run(create())}"}
 
 
 def test_refusals_are_those_of_fastapis_own_parameter_solving(client):
@@ -84,14 +95,14 @@ def test_a_valid_create_answers_the_same_document(client):
     assert ours_once.json() == reference_once.json()  # one idempotency key, one order, whichever route
 
 
-def test_a_retrieve_answers_as_fastapis_own_parameter_solving(client):
+def test_a_retrieve_answers_as_fastapis_own_parameter_solving(client, other_org):
     created = client([("/call", JSON, json.dumps(VALID).encode())])[0].json()["call"]["id"]
     asks = [
         (f"/call/{created}", {}),  # no key
         (f"/call/{created}", {"authorization": "Basic abc"}),
         (f"/call/{created}", {"authorization": "Bearer sk_unknown"}),
         ("/call/no-such-call", AUTH),
-        (f"/call/{created}", OTHER_ORG),  # another organization's order is not found
+        (f"/call/{created}", other_org),  # another organization's order is not found
         (f"/call/{created}", AUTH),
     ]
     responses = client([(path, h, b"") for path, h in asks for path in (path, "/reference" + path)], "GET")
