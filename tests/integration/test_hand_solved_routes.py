@@ -58,7 +58,8 @@ def client(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
                 return [
-                    await http.request(method, path, headers=headers, content=body) for path, headers, body in requests
+                    await http.request(method, path, headers=headers, content=body)
+                    for path, headers, body in requests
                 ]
 
     return lambda requests, method="POST": asyncio.run(exchange(requests, method))
