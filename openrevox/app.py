@@ -25,7 +25,7 @@ from openrevox.orders.group_commit import GroupCommit
 from openrevox.orgs import service as orgs_service
 from openrevox.orgs import store as orgs_store
 from openrevox.recording_links import installation_key
-from openrevox.services import BackgroundServices
+from openrevox.services import BackgroundServices, database_and_services
 from openrevox.storage import recordings_storage
 
 log = logging.getLogger("openrevox")
@@ -59,17 +59,9 @@ async def bootstrap(settings: Settings) -> None:
 
 @asynccontextmanager
 async def _database_and_services(app: FastAPI, settings: Settings) -> AsyncIterator[BackgroundServices]:
-    """Migrations, the engine, and the background services (not started) on `app.state`, stopped
-    and closed at the end."""
-    url = settings.resolved_database_url
-    await asyncio.to_thread(run_migrations, url)
-    app.state.engine = create_engine(url, settings.db_pool_size)
-    services = app.state.services = BackgroundServices(app.state.engine, settings)
-    try:
-        yield services
-    finally:
-        await services.stop()
-        await app.state.engine.dispose()
+    """`database_and_services` on `app.state`."""
+    async with database_and_services(settings) as (app.state.engine, app.state.services):
+        yield app.state.services
 
 
 def _freeze_startup_heap() -> None:

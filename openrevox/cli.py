@@ -24,26 +24,19 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 async def _run_worker() -> None:
-    from openrevox.db.engine import create_engine, run_migrations
     from openrevox.draining import drain_on_signals
-    from openrevox.services import BackgroundServices
+    from openrevox.services import database_and_services
     from openrevox.telephony.live import LiveCarrier
 
-    settings = get_settings()
-    url = settings.resolved_database_url
-    await asyncio.to_thread(run_migrations, url)
-    engine = create_engine(url, settings.db_pool_size)
-    services = BackgroundServices(engine, settings, takes_media=False)
-    stopping = asyncio.Event()
-    services.start()
-    print(f"openrevox worker {services.dispatcher.worker} running", flush=True)
-    if isinstance(services.carrier, LiveCarrier):
-        print(f"openrevox worker: the calls it dials run where the carrier streams them, {services.carrier.media_url} "
-              "(with --port, in this worker)", flush=True)  # fmt: skip
-    with drain_on_signals(services, lambda sig: stopping.set()):
-        await stopping.wait()
-    await services.stop()
-    await engine.dispose()
+    async with database_and_services(get_settings(), takes_media=False) as (_, services):
+        stopping = asyncio.Event()
+        services.start()
+        print(f"openrevox worker {services.dispatcher.worker} running", flush=True)
+        if isinstance(services.carrier, LiveCarrier):
+            print(f"openrevox worker: the calls it dials run where the carrier streams them, "
+                  f"{services.carrier.media_url} (with --port, in this worker)", flush=True)  # fmt: skip
+        with drain_on_signals(services, lambda sig: stopping.set()):
+            await stopping.wait()
 
 
 def _worker(args: argparse.Namespace) -> None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openrevox.agent.host import AgentHost
 from openrevox.agent.phone_call import prepare_process
 from openrevox.config import Settings
+from openrevox.db.engine import create_engine, run_migrations
 from openrevox.postcall import service as webhooks
 from openrevox.postcall.deliverer import WebhookDeliverer
 from openrevox.scheduling.dispatcher import Dispatcher
@@ -91,3 +94,20 @@ class BackgroundServices:
         self.deliverer.stop()
         await self.carrier.close()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+@asynccontextmanager
+async def database_and_services(
+    settings: Settings, takes_media: bool = True
+) -> AsyncIterator[tuple[AsyncEngine, BackgroundServices]]:
+    """The database migrated, its engine, and the background services (not started), stopped and
+    the engine closed at the end."""
+    url = settings.resolved_database_url
+    await asyncio.to_thread(run_migrations, url)
+    engine = create_engine(url, settings.db_pool_size)
+    services = BackgroundServices(engine, settings, takes_media)
+    try:
+        yield engine, services
+    finally:
+        await services.stop()
+        await engine.dispose()
